@@ -1,0 +1,37 @@
+"""The incident status lifecycle: investigating → identified → mitigating → monitoring →
+resolved → closed.
+
+Forward moves may skip states (a fix found while investigating goes straight to mitigating);
+an active incident may fall back to an earlier active state when things get worse; a resolved
+incident is closed, or reopened to investigating if the problem returns; closed is final.
+"""
+
+from __future__ import annotations
+
+from apps.incidents.models import Incident
+
+Status = Incident.Status
+ACTIVE: list[str] = [status.value for status in Incident.ACTIVE_STATUSES]
+
+
+def allowed_transitions(current: str) -> list[str]:
+    if current in ACTIVE:
+        return [status for status in ACTIVE if status != current] + [Status.RESOLVED.value]
+    if current == Status.RESOLVED:
+        return [Status.CLOSED.value, Status.INVESTIGATING.value]
+    return []
+
+
+def transition_error(current: str, target: str) -> str | None:
+    """None when the move is allowed, else the sentence to show the user."""
+    if target not in Status.values:
+        return f"“{target}” is not an incident status."
+    if target == current:
+        return f"The incident is already {Status(current).label.lower()}."
+    if target not in allowed_transitions(current):
+        if current == Status.CLOSED:
+            return "A closed incident cannot change status."
+        if target == Status.CLOSED:
+            return "Resolve the incident before closing it."
+        return f"An incident cannot move from {Status(current).label.lower()} to {Status(target).label.lower()}."
+    return None

@@ -1,0 +1,338 @@
+"""Every state change of an incident, in one place each.
+
+Each function runs in one transaction, writes its timeline entry in that transaction, and
+announces the change to open pages after commit. Views, consumers, tasks and the admin all call
+these; nothing else writes incidents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.contacts.models import Contact, EscalationLevel
+from apps.incidents import lifecycle
+from apps.incidents.live import announce_incident_changed
+from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, Severity, TimelineEntry
+from apps.runbooks.models import Runbook
+
+DEFAULT_ACK_TIMEOUT_MINUTES = 15
+
+
+class IncidentConflict(Exception):
+    """Someone else changed what this user was changing; nothing was saved."""
+
+
+class IncidentRuleError(Exception):
+    """The change breaks a rule of the incident (an illegal status move, a closed incident...)."""
+
+
+def _timeline(incident: Incident, user: User, kind: str, summary: str, body: str = "") -> TimelineEntry:
+    return TimelineEntry.objects.create(incident=incident, author=user, kind=kind, summary=summary[:500], body=body)
+
+
+def _locked(incident_id: int) -> Incident:
+    return Incident.objects.select_for_update().get(pk=incident_id)
+
+
+def _person(user: User | None) -> str:
+    return user.display_name if user else "nobody"
+
+
+def incident_declare(
+    *,
+    declared_by: User,
+    title: str,
+    scenario: str,
+    severity: str,
+    noticed_at: datetime | None = None,
+    affected_components: str = "",
+    impact: str = "",
+    commander: User | None = None,
+    coordinator: User | None = None,
+    channel_url: str = "",
+) -> Incident:
+    """Open an incident; the scenario's runbook, between the shared Initial Response and
+    Post-Emergency phases, becomes its checklist. The declarer commands until handed over."""
+    now = timezone.now()
+    with transaction.atomic():
+        incident = Incident.objects.create(
+            title=title,
+            scenario=scenario,
+            severity=severity,
+            declared_by=declared_by,
+            declared_at=now,
+            noticed_at=noticed_at or now,
+            affected_components=affected_components,
+            impact=impact,
+            commander=commander or declared_by,
+            coordinator=coordinator,
+            channel_url=channel_url,
+            status_changed_at=now,
+        )
+        ChecklistItem.objects.bulk_create(_checklist_for(incident))
+        _timeline(
+            incident,
+            declared_by,
+            TimelineEntry.Kind.DECLARED,
+            f"Declared {incident.get_severity_display()} {incident.get_scenario_display()}: {title}",
+        )
+    announce_incident_changed(incident.pk)
+    return incident
+
+
+def _checklist_for(incident: Incident) -> list[ChecklistItem]:
+    phases = [
+        Runbook.objects.filter(kind=Runbook.Kind.INITIAL_RESPONSE).first(),
+        Runbook.objects.filter(scenario=incident.scenario).first(),
+        Runbook.objects.filter(kind=Runbook.Kind.POST_EMERGENCY).first(),
+    ]
+    items: list[ChecklistItem] = []
+    for runbook in phases:
+        if runbook is None:
+            continue
+        for step in runbook.steps.all():
+            items.append(
+                ChecklistItem(
+                    incident=incident,
+                    position=len(items) + 1,
+                    phase=runbook.kind,
+                    title=step.title,
+                    guidance=step.guidance,
+                    action=step.action,
+                )
+            )
+    return items
+
+
+def incident_change_status(*, incident_id: int, user: User, from_status: str, to_status: str) -> Incident:
+    """Move the incident along its lifecycle. `from_status` is what the user saw: if someone moved
+    it meanwhile, this raises `IncidentConflict` instead of overwriting their move."""
+    with transaction.atomic():
+        incident = _locked(incident_id)
+        if incident.status != from_status:
+            raise IncidentConflict(
+                f"The status was changed to {incident.get_status_display().lower()} while you were looking; "
+                "check it and try again."
+            )
+        error = lifecycle.transition_error(incident.status, to_status)
+        if error:
+            raise IncidentRuleError(error)
+        old_label = incident.get_status_display()
+        now = timezone.now()
+        incident.status = to_status
+        incident.status_changed_at = now
+        if to_status == Incident.Status.RESOLVED:
+            incident.resolved_at = now
+        elif to_status == Incident.Status.CLOSED:
+            incident.closed_at = now
+        elif to_status == Incident.Status.INVESTIGATING and from_status == Incident.Status.RESOLVED:
+            incident.resolved_at = None
+        incident.save(update_fields=["status", "status_changed_at", "resolved_at", "closed_at"])
+        _timeline(
+            incident,
+            user,
+            TimelineEntry.Kind.STATUS,
+            f"Status: {old_label} → {incident.get_status_display()}",
+        )
+    announce_incident_changed(incident.pk)
+    return incident
+
+
+# The fields `incident_update` may change, and the timeline kind of each.
+EDITABLE_FIELDS: dict[str, str] = {
+    "title": TimelineEntry.Kind.DETAILS,
+    "severity": TimelineEntry.Kind.SEVERITY,
+    "noticed_at": TimelineEntry.Kind.DETAILS,
+    "affected_components": TimelineEntry.Kind.DETAILS,
+    "impact": TimelineEntry.Kind.DETAILS,
+    "channel_url": TimelineEntry.Kind.DETAILS,
+    "commander": TimelineEntry.Kind.ROLE,
+    "coordinator": TimelineEntry.Kind.ROLE,
+}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    seen: Any
+    new: Any
+
+
+def incident_update(*, incident_id: int, user: User, changes: list[FieldChange]) -> list[str]:
+    """Change some fields of an incident, each only if it still holds what the user saw.
+
+    Two responders editing different fields both succeed; editing the same field at once raises
+    `IncidentConflict` for the later one, naming who changed it. Returns the fields changed.
+    """
+    unknown = [change.field for change in changes if change.field not in EDITABLE_FIELDS]
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(unknown)}")
+    with transaction.atomic():
+        incident = _locked(incident_id)
+        if incident.status == Incident.Status.CLOSED:
+            raise IncidentRuleError("A closed incident cannot be changed.")
+        changes = [FieldChange(c.field, comparable(c.seen), comparable(c.new)) for c in changes]
+        wanted = [c for c in changes if c.new != c.seen and comparable(getattr(incident, c.field)) != c.new]
+        clashes = [c for c in wanted if comparable(getattr(incident, c.field)) != c.seen]
+        if clashes:
+            names = ", ".join(field_label(c.field) for c in clashes)
+            raise IncidentConflict(
+                f"Someone else changed {names} while you were editing. Nothing was saved: "
+                "check their change and apply yours again."
+            )
+        for change in wanted:
+            setattr(incident, change.field, change.new)
+        if wanted:
+            incident.save(update_fields=[c.field for c in wanted])
+        for change in wanted:
+            _timeline(incident, user, EDITABLE_FIELDS[change.field], _describe(incident, change))
+    if wanted:
+        announce_incident_changed(incident.pk)
+    return [c.field for c in wanted]
+
+
+def field_label(name: str) -> str:
+    return str(getattr(Incident._meta.get_field(name), "verbose_name", name))
+
+
+def comparable(value: Any) -> Any:
+    """A field's value as the edit form shows it: times to the minute, line ends as \\n."""
+    if isinstance(value, datetime):
+        return value.replace(second=0, microsecond=0)
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").strip()
+    return value
+
+
+def _describe(incident: Incident, change: FieldChange) -> str:
+    label = field_label(change.field).capitalize()
+    if change.field == "severity":
+        return f"Severity: {Severity(change.seen).label} → {Severity(change.new).label}"
+    if change.field in {"commander", "coordinator"}:
+        return f"{label}: {_person(change.new)}"
+    if change.field == "noticed_at":
+        return f"{label}: {timezone.localtime(change.new):%Y-%m-%d %H:%M %Z}"
+    if change.field == "title":
+        return f"Title: {change.new}"
+    if change.field == "channel_url":
+        return f"{label}: {change.new or 'removed'}"
+    return f"{label} updated: {str(change.new)[:300] or 'cleared'}"
+
+
+def checklist_item_set_state(
+    *, incident_id: int, item_id: int, user: User, state: str, from_state: str, reason: str = ""
+) -> ChecklistItem:
+    """Tick, skip (with a reason) or reopen a checklist step, recording who and when."""
+    if state == ChecklistItem.State.SKIPPED and not reason.strip():
+        raise IncidentRuleError("Say why the step is skipped.")
+    with transaction.atomic():
+        incident = _locked(incident_id)
+        if incident.status == Incident.Status.CLOSED:
+            raise IncidentRuleError("A closed incident's checklist cannot change.")
+        item = ChecklistItem.objects.select_for_update().get(pk=item_id, incident=incident)
+        if item.state != from_state:
+            who = f" by {_person(item.completed_by)}" if item.completed_by else ""
+            raise IncidentConflict(f"“{item.title}” was already marked {item.get_state_display().lower()}{who}.")
+        if state == item.state:
+            return item
+        item.state = state
+        if state == ChecklistItem.State.PENDING:
+            item.completed_by, item.completed_at, item.skip_reason = None, None, ""
+            summary = f"Reopened step: {item.title}"
+        else:
+            item.completed_by, item.completed_at = user, timezone.now()
+            item.skip_reason = reason.strip() if state == ChecklistItem.State.SKIPPED else ""
+            summary = (
+                f"Done: {item.title}"
+                if state == ChecklistItem.State.DONE
+                else f"Skipped: {item.title} — {item.skip_reason}"
+            )
+        item.save(update_fields=["state", "completed_by", "completed_at", "skip_reason"])
+        _timeline(incident, user, TimelineEntry.Kind.CHECKLIST, summary)
+    announce_incident_changed(incident.pk)
+    return item
+
+
+def _ack_timeout_minutes(contact: Contact | None) -> int:
+    if contact is None:
+        return DEFAULT_ACK_TIMEOUT_MINUTES
+    level = EscalationLevel.objects.filter(role_id=contact.role_id).order_by("position").first()
+    return level.ack_timeout_minutes if level else DEFAULT_ACK_TIMEOUT_MINUTES
+
+
+def notification_record(
+    *,
+    incident_id: int,
+    user: User,
+    method: str,
+    contact: Contact | None = None,
+    recipient: str = "",
+    notified_at: datetime | None = None,
+    note: str = "",
+) -> NotificationEntry:
+    """Log that someone was notified. Its acknowledgement is due within the timeout of the
+    contact's escalation level."""
+    if contact is None and not recipient.strip():
+        raise IncidentRuleError("Choose a contact or write who was notified.")
+    if contact is not None and not recipient.strip():
+        recipient = f"{contact.name} ({contact.role.name})"
+    with transaction.atomic():
+        incident = _locked(incident_id)
+        when = notified_at or timezone.now()
+        entry = NotificationEntry.objects.create(
+            incident=incident,
+            contact=contact,
+            recipient=recipient.strip(),
+            method=method,
+            notified_at=when,
+            recorded_by=user,
+            note=note,
+            ack_due_at=when + timedelta(minutes=_ack_timeout_minutes(contact)),
+        )
+        _timeline(
+            incident,
+            user,
+            TimelineEntry.Kind.NOTIFICATION,
+            f"Notified {entry.recipient} by {entry.get_method_display().lower()}" + (f": {note}" if note else ""),
+        )
+    announce_incident_changed(incident.pk)
+    return entry
+
+
+def notification_acknowledge(*, incident_id: int, entry_id: int, user: User) -> NotificationEntry:
+    """Record, once, that a notified person acknowledged."""
+    with transaction.atomic():
+        incident = _locked(incident_id)
+        entry = NotificationEntry.objects.select_for_update().get(pk=entry_id, incident=incident)
+        if entry.acknowledged_at is not None:
+            raise IncidentConflict(
+                f"{entry.recipient} was already recorded as acknowledged at "
+                f"{timezone.localtime(entry.acknowledged_at):%H:%M}."
+            )
+        entry.acknowledged_at = timezone.now()
+        entry.acknowledged_recorded_by = user
+        NotificationEntry.objects.filter(pk=entry.pk).update(
+            acknowledged_at=entry.acknowledged_at, acknowledged_recorded_by=user
+        )
+        _timeline(incident, user, TimelineEntry.Kind.NOTIFICATION, f"{entry.recipient} acknowledged")
+    announce_incident_changed(incident.pk)
+    return entry
+
+
+def note_add(*, incident_id: int, user: User, body: str) -> TimelineEntry:
+    """A free-text note on the timeline, in Markdown (sanitised when shown)."""
+    body = body.strip()
+    if not body:
+        raise IncidentRuleError("A note cannot be empty.")
+    with transaction.atomic():
+        incident = _locked(incident_id)
+        first_line = body.splitlines()[0]
+        entry = _timeline(incident, user, TimelineEntry.Kind.NOTE, f"Note: {first_line[:200]}", body=body)
+    announce_incident_changed(incident.pk)
+    return entry

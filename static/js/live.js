@@ -1,0 +1,72 @@
+// Small page behaviours, no framework: the live-connection indicator, relative ages that keep
+// ticking between updates, confirmations for plain forms, and the print button.
+(function () {
+  "use strict";
+
+  function setLive(state, text) {
+    document.querySelectorAll("[data-live-status]").forEach(function (el) {
+      el.dataset.state = state;
+      var label = el.querySelector("[data-live-text]");
+      if (label) label.textContent = text;
+    });
+  }
+
+  document.addEventListener("htmx:wsOpen", function () { setLive("live", "Live"); });
+  document.addEventListener("htmx:wsClose", function () {
+    setLive("paused", "Live updates paused, reconnecting… (reload shows the latest)");
+  });
+  document.addEventListener("htmx:wsError", function () {
+    setLive("paused", "Live updates paused, reconnecting… (reload shows the latest)");
+  });
+
+  // A push that arrives while this page's own request is in flight would replace the form that
+  // sent it, and htmx could then not place the response. Set such a push aside and, once the
+  // response is in, ask the server for a fresh render instead.
+  var inFlight = 0;
+  var missedSocket = null;
+  document.addEventListener("htmx:beforeRequest", function () { inFlight += 1; });
+  function requestDone() {
+    inFlight = Math.max(0, inFlight - 1);
+    if (inFlight === 0 && missedSocket) {
+      var socket = missedSocket;
+      missedSocket = null;
+      setTimeout(function () { socket.send("refresh"); }, 0);
+    }
+  }
+  ["htmx:beforeSwap", "htmx:sendError", "htmx:timeout", "htmx:sendAbort"].forEach(function (name) {
+    document.addEventListener(name, requestDone);
+  });
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    if (inFlight > 0) {
+      event.preventDefault();
+      missedSocket = event.detail.socketWrapper;
+    }
+  });
+
+  function ageText(seconds) {
+    if (seconds < 60) return "just now";
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + " min";
+    var hours = Math.floor(minutes / 60);
+    if (hours < 48) return hours + " h " + (minutes % 60) + " min";
+    return Math.floor(hours / 24) + " days";
+  }
+
+  function tickAges() {
+    var now = Date.now();
+    document.querySelectorAll("time[data-age]").forEach(function (el) {
+      var at = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(at)) el.textContent = ageText(Math.max(0, (now - at) / 1000));
+    });
+  }
+  setInterval(tickAges, 30000);
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  }, true);
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) window.print();
+  });
+})();

@@ -1,0 +1,132 @@
+"""Shared fixtures: named users per role, logged-in clients, the procedures, service checks.
+
+Tests that need PostgreSQL, Redis or a browser are marked (`postgres`, `redis`, `browser`) and
+skip with a reason when the service is absent, unless REQUIRE_SERVICES=1 (as in CI), where a
+missing service fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from apps.accounts.models import User
+from apps.runbooks.models import Runbook
+from apps.runbooks.services import procedures_load
+from tests.factories import UserFactory
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _missing(marker: str) -> str | None:
+    """Why a marked test cannot run here, or None when it can."""
+    if marker == "postgres" and not settings.USING_POSTGRES:
+        return "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/incidentcenter"
+    if marker == "redis":
+        if not settings.REDIS_URL:
+            return "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
+        if not _reachable(settings.REDIS_URL, 6379):
+            return f"Redis at {settings.REDIS_URL} does not answer"
+    if marker == "browser" and not shutil.which(CHROMIUM):
+        return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if REQUIRE_SERVICES and not settings.USING_POSTGRES:
+        raise pytest.UsageError("REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL: the suite must run on PostgreSQL")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in ("postgres", "redis", "browser"):
+            if item.get_closest_marker(marker) is None:
+                continue
+            reason = _missing(marker)
+            if reason is None:
+                continue
+            if REQUIRE_SERVICES:
+                raise pytest.UsageError(f"REQUIRE_SERVICES=1 and {item.nodeid} {reason}")
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def procedures(db: None) -> list[Runbook]:
+    """The emergency procedures as loaded by `manage.py load_procedures` / `seed_demo`."""
+    return procedures_load()
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    def make(role: str = User.Role.RESPONDER, **kwargs: object) -> User:
+        return UserFactory(role=role, **kwargs)  # type: ignore[no-any-return]
+
+    return make
+
+
+@pytest.fixture
+def responder(make_user: Callable[..., User]) -> User:
+    return make_user(User.Role.RESPONDER, username="riley", first_name="Riley", last_name="Responder")
+
+
+@pytest.fixture
+def second_responder(make_user: Callable[..., User]) -> User:
+    return make_user(User.Role.RESPONDER, username="sam", first_name="Sam", last_name="Second")
+
+
+@pytest.fixture
+def manager(make_user: Callable[..., User]) -> User:
+    return make_user(User.Role.MANAGER, username="morgan", first_name="Morgan", last_name="Manager")
+
+
+@pytest.fixture
+def comms(make_user: Callable[..., User]) -> User:
+    return make_user(User.Role.COMMUNICATIONS, username="casey", first_name="Casey", last_name="Comms")
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., User]) -> User:
+    return make_user(User.Role.ADMIN, username="alex", first_name="Alex", last_name="Admin")
+
+
+def _client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def responder_client(responder: User) -> Client:
+    return _client_for(responder)
+
+
+@pytest.fixture
+def manager_client(manager: User) -> Client:
+    return _client_for(manager)
+
+
+@pytest.fixture
+def comms_client(comms: User) -> Client:
+    return _client_for(comms)
+
+
+@pytest.fixture
+def admin_client_(admin_user: User) -> Client:
+    return _client_for(admin_user)
