@@ -172,7 +172,14 @@ class TimelineEntry(models.Model):
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty when Incident Center itself acted (an escalation, a worker, a webhook).",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     summary = models.CharField(max_length=500)
     body = models.TextField(blank=True, max_length=20000, help_text="Markdown (notes).")
@@ -193,3 +200,7 @@ class TimelineEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("Timeline entries are append-only.")
+
+    @property
+    def author_name(self) -> str:
+        return self.author.display_name if self.author else "Incident Center"

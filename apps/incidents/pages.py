@@ -12,6 +12,7 @@ from apps.accounts.models import User
 from apps.accounts.permissions import capabilities_for
 from apps.contacts.models import Contact
 from apps.incidents import lifecycle, selectors
+from apps.incidents.extensions import panels_for
 from apps.incidents.forms import ChecklistStateForm, IncidentDetailsForm, NoteForm, NotificationForm
 from apps.incidents.models import ChecklistItem, Incident
 from apps.runbooks.models import Runbook
@@ -39,6 +40,7 @@ def incident_context(incident_id: int, user: Any) -> dict[str, Any]:
         "notifications": selectors.notifications(incident),
         "timeline": selectors.timeline(incident),
         "first_contacts": _first_contacts(incident),
+        "panels": panels_for(incident, user),
         "can": capabilities_for(user),
         "user": user,
         "now": timezone.now(),

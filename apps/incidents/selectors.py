@@ -10,6 +10,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.incidents.extensions import attention_for
 from apps.incidents.models import ChecklistItem, Incident, NotificationEntry
 from apps.runbooks.models import Runbook
 
@@ -76,8 +77,10 @@ def board() -> Board:
             Q(status=Incident.Status.RESOLVED) | Q(status=Incident.Status.CLOSED), resolved_at__gte=since
         )
     ).order_by("-resolved_at")
+    active_list = list(active)
+    extra = attention_for(active_list)
     return Board(
-        active=[BoardRow(i, overdue_reasons(i)) for i in active],
+        active=[BoardRow(i, overdue_reasons(i) + extra.get(i.pk, [])) for i in active_list],
         recently_resolved=[BoardRow(i) for i in resolved],
         recent_hours=settings.RECENTLY_RESOLVED_HOURS,
     )

@@ -19,6 +19,7 @@ from apps.contacts.models import Contact, EscalationLevel
 from apps.incidents import lifecycle
 from apps.incidents.live import announce_incident_changed
 from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, Severity, TimelineEntry
+from apps.incidents.signals import incident_declared
 from apps.runbooks.models import Runbook
 
 DEFAULT_ACK_TIMEOUT_MINUTES = 15
@@ -32,8 +33,18 @@ class IncidentRuleError(Exception):
     """The change breaks a rule of the incident (an illegal status move, a closed incident...)."""
 
 
-def _timeline(incident: Incident, user: User, kind: str, summary: str, body: str = "") -> TimelineEntry:
+def _timeline(incident: Incident, user: User | None, kind: str, summary: str, body: str = "") -> TimelineEntry:
     return TimelineEntry.objects.create(incident=incident, author=user, kind=kind, summary=summary[:500], body=body)
+
+
+def timeline_record(*, incident_id: int, kind: str, summary: str, author: User | None = None) -> TimelineEntry:
+    """For other apps: put what they did on the incident's timeline (author None means Incident
+    Center itself), and refresh open pages. Runs inside the caller's transaction if there is one."""
+    with transaction.atomic():
+        incident = Incident.objects.get(pk=incident_id)
+        entry = _timeline(incident, author, kind, summary)
+    announce_incident_changed(incident_id)
+    return entry
 
 
 def _locked(incident_id: int) -> Incident:
@@ -83,6 +94,8 @@ def incident_declare(
             f"Declared {incident.get_severity_display()} {incident.get_scenario_display()}: {title}",
         )
     announce_incident_changed(incident.pk)
+    incident_id = incident.pk
+    transaction.on_commit(lambda: incident_declared.send(sender=Incident, incident_id=incident_id))
     return incident
 
 
