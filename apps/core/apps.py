@@ -1,6 +1,14 @@
+import os
+import sys
+
 from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
     name = "apps.core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from apps.core.dispatch import start_embedded_runner_if_serving
+
+        start_embedded_runner_if_serving(sys.argv, dict(os.environ))
