@@ -169,6 +169,10 @@ class TimelineEntry(models.Model):
         CHECKLIST = "checklist", "Checklist"
         NOTIFICATION = "notification", "Notification"
         NOTE = "note", "Note"
+        SIGNAL = "signal", "Signal"
+        ESCALATION = "escalation", "Escalation"
+        ACTION = "action", "Action"
+        COMMUNICATION = "communication", "Communication"
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline")
     kind = models.CharField(max_length=20, choices=Kind.choices)
