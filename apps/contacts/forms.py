@@ -4,6 +4,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.core.validators import URLValidator
 
 from apps.accounts.models import User
 from apps.contacts.models import Contact, ContactRole, EscalationLevel
@@ -11,22 +12,25 @@ from apps.core.forms import set_choices
 
 # A phone number, an email address or a web address: what a responder can act on at 3 a.m.
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{5,30}$")
+_PHONE_MIN_DIGITS = 5
 _EMAIL = forms.EmailField()
-_URL = forms.URLField(assume_scheme="https")
+# Web addresses only (a support portal): ftp:// and the like are not something to call.
+_URL = forms.URLField(assume_scheme="https", validators=[URLValidator(schemes=["http", "https"])])
 
 
 def validate_reachable(value: str) -> str:
     value = value.strip()
     if not value:
         return value
-    if _PHONE.match(value):
+    if _PHONE.match(value) and sum(char.isdigit() for char in value) >= _PHONE_MIN_DIGITS:
         return value
     for field in (_EMAIL, _URL):
         try:
-            field.clean(value)
+            cleaned = field.clean(value)
         except forms.ValidationError:
             continue
-        return value
+        # Keep what the field made of it: a bare web address gains its https:// and is shown as a link.
+        return str(cleaned)
     raise forms.ValidationError("Enter a phone number (+44 20 7946 0000), an email address or a web address.")
 
 

@@ -18,7 +18,13 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 
 
 def render_markdown(text: str) -> SafeString:
-    html = md.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
+    html = md.markdown(
+        text or "",
+        extensions=["fenced_code", "tables", "sane_lists"],
+        # `align` survives the sanitiser; the default `style="text-align: ..."` would not.
+        extension_configs={"tables": {"use_align_attribute": True}},
+        output_format="html",
+    )
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -7,6 +7,7 @@ by id.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.accounts.permissions import can_view
+from apps.core.concurrency import in_worker_thread
 from apps.incidents import pages
 from apps.incidents.live import BOARD_GROUP, incident_group
 from apps.incidents.models import Incident
@@ -24,23 +26,38 @@ NOT_FOUND = 4404
 
 
 # A page asks for a fresh render ("refresh") after it set aside a push that arrived while its
-# own request was in flight; more often than this is ignored.
+# own request was in flight. At most one render per interval: a refresh asked sooner is served
+# when the interval ends, and the ones asked meanwhile are folded into it (never dropped, since
+# that render is taken after them).
 REFRESH_INTERVAL_SECONDS = 0.5
 
 
 class _LiveConsumer(AsyncWebsocketConsumer):
     group: str = ""
     last_refresh = 0.0
+    pending_refresh: asyncio.Task[None] | None = None
 
     async def _allowed(self) -> bool:
         return can_view(self.scope.get("user"))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # The only message a page may send is "refresh"; anything else is ignored, not trusted.
-        now = time.monotonic()
-        if text_data == "refresh" and now - self.last_refresh >= REFRESH_INTERVAL_SECONDS:
-            self.last_refresh = now
-            await self.push()
+        if text_data != "refresh" or self.pending_refresh is not None:
+            return
+        wait = self.last_refresh + REFRESH_INTERVAL_SECONDS - time.monotonic()
+        if wait <= 0:
+            await self._refresh_now()
+        else:
+            self.pending_refresh = asyncio.create_task(self._refresh_later(wait))
+
+    async def _refresh_later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self.pending_refresh = None
+        await self._refresh_now()
+
+    async def _refresh_now(self) -> None:
+        self.last_refresh = time.monotonic()
+        await self.push()
 
     async def incident_changed(self, event: dict[str, Any]) -> None:
         await self.push()
@@ -49,6 +66,8 @@ class _LiveConsumer(AsyncWebsocketConsumer):
         raise NotImplementedError
 
     async def disconnect(self, code: int) -> None:
+        if self.pending_refresh is not None:
+            self.pending_refresh.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -63,7 +82,7 @@ class BoardConsumer(_LiveConsumer):
         await self.accept()
 
     async def push(self) -> None:
-        html = await database_sync_to_async(pages.render_board_live)(self.scope["user"])
+        html = await in_worker_thread(pages.render_board_live)(self.scope["user"])
         await self.send(text_data=html)
 
 
@@ -81,5 +100,5 @@ class IncidentConsumer(_LiveConsumer):
         await self.accept()
 
     async def push(self) -> None:
-        html = await database_sync_to_async(pages.render_incident_live)(self.incident_id, self.scope["user"])
+        html = await in_worker_thread(pages.render_incident_live)(self.incident_id, self.scope["user"])
         await self.send(text_data=html)

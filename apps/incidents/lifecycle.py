@@ -24,8 +24,9 @@ def allowed_transitions(current: str) -> list[str]:
 
 def transition_error(current: str, target: str) -> str | None:
     """None when the move is allowed, else the sentence to show the user."""
-    if target not in Status.values:
-        return f"“{target}” is not an incident status."
+    for status in (current, target):
+        if status not in Status.values:
+            return f"“{status}” is not an incident status."
     if target == current:
         return f"The incident is already {Status(current).label.lower()}."
     if target not in allowed_transitions(current):

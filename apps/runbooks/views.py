@@ -54,7 +54,8 @@ def runbook_edit(request: AppRequest, pk: int) -> HttpResponseBase:
         if not kept:
             messages.error(request, "A runbook needs at least one step.")
         else:
-            kept.sort(key=lambda data: data.get("position") or 10_000)
+            # A number is required on every kept step; 0 sorts first like any other number.
+            kept.sort(key=lambda data: data["position"])
             fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
             services.runbook_save(runbook=runbook, fields=fields, steps=kept)
             messages.success(request, f"{runbook.title} saved. Incidents already declared keep their checklist.")
