@@ -1,0 +1,59 @@
+"""Push fresh health readings to open pages. Widgets look the same to every signed-in user, so
+they are rendered once per sample, where the sample is recorded, and consumers only forward."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.template.loader import render_to_string
+
+from apps.health import selectors
+from apps.health.models import Host, SecuritySnapshot
+
+logger = logging.getLogger(__name__)
+
+HEALTH_GROUP = "health"
+
+
+def render_widgets(host: Host, probes: list[str] | None = None) -> dict[str, str]:
+    return {
+        widget.probe: render_to_string("health/_widget.html", {"widget": widget, "oob": True})
+        for widget in selectors.widgets([host], probes)
+    }
+
+
+def render_strip() -> str:
+    statuses = selectors.host_statuses()
+    return render_to_string(
+        "health/_strip.html", {"statuses": statuses, "signals": selectors.critical_signals(statuses), "oob": True}
+    )
+
+
+def publish_host(host: Host, probes: list[str] | None = None) -> None:
+    """Send the host's widgets and the board strip to every open health view."""
+    message: dict[str, Any] = {
+        "type": "health.update",
+        "host": host.name,
+        "widgets": render_widgets(host, probes),
+        "strip": render_strip(),
+    }
+    _send(message)
+
+
+def publish_snapshot(snapshot: SecuritySnapshot) -> None:
+    html = render_to_string("health/_snapshot.html", {"snapshot": snapshot, "oob": True})
+    _send({"type": "health.update", "host": snapshot.host.name, "widgets": {}, "strip": "", "snapshot": html})
+
+
+def _send(message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(HEALTH_GROUP, message)
+    except Exception:
+        # Redis down: the sample is stored; pages catch up when the layer is back or on reload.
+        logger.warning("health update for %s not sent", message.get("host"), exc_info=True)

@@ -1,0 +1,190 @@
+"""The live health socket, through the whole ASGI stack (origin check, session auth, routing) and
+the Redis channel layer: signed-in users only, and each page gets only what it shows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from apps.accounts.models import User
+from apps.health import live, services
+from apps.health.consumers import BAD_REQUEST, NOT_ALLOWED
+from apps.health.models import Host, Probe, SecuritySnapshot, State
+from apps.health.probes import Reading
+from incidentcenter.asgi import application
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+TIMEOUT = 5
+
+Sockets = Callable[..., WebsocketCommunicator]
+
+
+def _session_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@pytest.fixture
+async def session(responder: User) -> str:
+    return await database_sync_to_async(_session_cookie)(responder)
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[Sockets]:
+    """Open sockets through this; each one still open at the end is disconnected."""
+    opened: list[WebsocketCommunicator] = []
+
+    def open_socket(path: str, session: str | None = None, *, origin: bool = True) -> WebsocketCommunicator:
+        headers = [ORIGIN] if origin else []
+        if session is not None:
+            headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        opened.append(communicator)
+        return communicator
+
+    yield open_socket
+    for communicator in opened:
+        await communicator.disconnect()
+
+
+def _sample_round(host: Host) -> None:
+    services.readings_record(
+        host=host,
+        readings=[
+            Reading(Probe.CPU, State.OK, 12.0, f"12% of 2 cores on {host.name}"),
+            Reading(Probe.MEMORY, State.WARNING, 88.0, f"88% of 4.0 GB on {host.name}"),
+            Reading(Probe.POSTGRES, State.CRITICAL, summary="unreachable", error="connection refused"),
+        ],
+    )
+
+
+async def _connected(sockets: Sockets, path: str, session: str) -> WebsocketCommunicator:
+    communicator = sockets(path, session)
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected, path
+    return communicator
+
+
+@pytest.fixture
+def sampled(host: Host, other_host: Host) -> tuple[Host, Host]:
+    _sample_round(host)
+    _sample_round(other_host)
+    return host, other_host
+
+
+async def test_anonymous_sockets_are_refused(sockets: Sockets) -> None:
+    for path in ("/ws/health/", "/ws/health/?view=strip", "/ws/health/?view=widgets&host=web-1"):
+        assert await sockets(path).connect(timeout=TIMEOUT) == (False, NOT_ALLOWED), path
+
+
+async def test_a_socket_without_origin_is_refused(session: str, sockets: Sockets) -> None:
+    connected, _ = await sockets("/ws/health/?view=strip", session, origin=False).connect(timeout=TIMEOUT)
+
+    assert connected is False
+
+
+async def test_a_socket_asking_for_something_that_does_not_exist_is_refused(session: str, sockets: Sockets) -> None:
+    for query in ("view=xyz", "probes=nope", "probes=cpu,nope", "host=../x", "view=widgets&host=Web_1",
+                  "host=" + "a" * 64):  # fmt: skip
+        assert await sockets(f"/ws/health/?{query}", session).connect(timeout=TIMEOUT) == (False, BAD_REQUEST), query
+
+
+async def test_the_strip_view_receives_the_board_strip(
+    sampled: tuple[Host, Host], session: str, sockets: Sockets
+) -> None:
+    board = await _connected(sockets, "/ws/health/?view=strip", session)
+
+    await database_sync_to_async(live.publish_host)(sampled[0])
+
+    strip = await board.receive_from(timeout=TIMEOUT)
+    assert strip.startswith('<div id="health-strip" hx-swap-oob="true">')
+    assert 'data-host="web-1"' in strip
+    assert 'data-host="web-2"' in strip
+    assert "PostgreSQL critical on web-1" in strip
+    assert 'id="widget-' not in strip
+
+
+async def test_a_host_page_receives_its_hosts_widgets_and_no_others(
+    sampled: tuple[Host, Host], session: str, sockets: Sockets
+) -> None:
+    web_1, web_2 = sampled
+    page = await _connected(sockets, "/ws/health/?view=widgets&host=web-1", session)
+
+    await database_sync_to_async(live.publish_host)(web_2)
+    await database_sync_to_async(live.publish_host)(web_1)
+
+    # web-2's update went first; the page's first message is web-1's.
+    widgets = await page.receive_from(timeout=TIMEOUT)
+    assert 'id="widget-web-1-cpu"' in widgets
+    assert "12% of 2 cores on web-1" in widgets
+    assert 'id="widget-web-1-postgres"' in widgets
+    assert "web-2" not in widgets
+    assert 'id="health-strip"' not in widgets
+    assert await page.receive_nothing(timeout=0.5)
+
+
+async def test_a_page_of_every_host_receives_each_hosts_widgets(
+    sampled: tuple[Host, Host], session: str, sockets: Sockets
+) -> None:
+    web_1, web_2 = sampled
+    overview = await _connected(sockets, "/ws/health/?view=widgets", session)
+
+    await database_sync_to_async(live.publish_host)(web_1)
+    await database_sync_to_async(live.publish_host)(web_2)
+
+    assert 'id="widget-web-1-cpu"' in await overview.receive_from(timeout=TIMEOUT)
+    assert 'id="widget-web-2-cpu"' in await overview.receive_from(timeout=TIMEOUT)
+
+
+async def test_a_page_showing_some_probes_receives_only_those(
+    sampled: tuple[Host, Host], session: str, sockets: Sockets
+) -> None:
+    web_1, _ = sampled
+    panel = await _connected(sockets, "/ws/health/?view=widgets&probes=cpu", session)
+
+    await database_sync_to_async(live.publish_host)(web_1)
+
+    widgets = await panel.receive_from(timeout=TIMEOUT)
+    assert 'id="widget-web-1-cpu"' in widgets
+    assert "widget-web-1-memory" not in widgets
+    assert "widget-web-1-postgres" not in widgets
+
+
+async def test_a_snapshot_reaches_its_hosts_page(
+    sampled: tuple[Host, Host], responder: User, session: str, sockets: Sockets
+) -> None:
+    web_1, web_2 = sampled
+    page = await _connected(sockets, "/ws/health/?view=widgets&host=web-1", session)
+
+    def take(host: Host) -> None:
+        snapshot = SecuritySnapshot.objects.create(
+            host=host, kind=SecuritySnapshot.Kind.PORTS, requested_by=responder, status=SecuritySnapshot.Status.DONE,
+            data={"ports": [{"proto": "tcp", "address": "127.0.0.1", "port": 443, "pid": 1, "process": "nginx"}]},
+        )  # fmt: skip
+        live.publish_snapshot(snapshot)
+
+    await database_sync_to_async(take)(web_2)
+    await database_sync_to_async(take)(web_1)
+
+    html = await page.receive_from(timeout=TIMEOUT)
+    assert html.startswith('<div id="snapshot-ports" class="snapshot" hx-swap-oob="true">')
+    assert "<td>443</td>" in html
+    assert await page.receive_nothing(timeout=0.5)
+
+
+async def test_what_a_page_sends_is_ignored(sampled: tuple[Host, Host], session: str, sockets: Sockets) -> None:
+    page = await _connected(sockets, "/ws/health/?view=strip", session)
+
+    await page.send_to(text_data='{"view": "widgets", "host": "web-2"}')
+
+    assert await page.receive_nothing(timeout=0.5)
+    await database_sync_to_async(live.publish_host)(sampled[0])
+    assert 'id="health-strip"' in await page.receive_from(timeout=TIMEOUT)
