@@ -1,0 +1,106 @@
+"""The paging panel's buttons on the incident page: acknowledge, escalate now, re-page, start.
+
+Like the incident views: an htmx request gets the page's live pieces back, a plain form post is
+redirected to the incident page, where the message says what happened.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.accounts.permissions import can_work_incidents, require
+from apps.core.http import AppRequest
+from apps.incidents import pages
+from apps.incidents.models import Incident
+from apps.paging import engine
+from apps.paging.forms import SeenStepForm
+from apps.paging.models import Escalation
+
+
+def _incident(request: AppRequest, pk: int) -> Incident:
+    require(can_work_incidents, request.user)
+    return get_object_or_404(Incident, pk=pk)
+
+
+def _respond(request: AppRequest, incident: Incident, status: int = 200) -> HttpResponseBase:
+    if request.htmx:
+        context = pages.incident_context(incident.pk, request.user)
+        context.update(pages.incident_forms(context["incident"]))
+        return render(request, "incidents/incident_detail.html#htmx-response", context, status=status)
+    return redirect("incidents:detail", pk=incident.pk)
+
+
+def _seen_step(request: AppRequest) -> tuple[bool, int | None]:
+    form = SeenStepForm(request.POST)
+    if not form.is_valid():
+        return False, None
+    seen: int | None = form.cleaned_data["seen_step"]
+    return True, seen
+
+
+@require_POST
+@login_required
+def acknowledge(request: AppRequest, pk: int) -> HttpResponseBase:
+    incident = _incident(request, pk)
+    try:
+        engine.escalation_acknowledge(incident_id=incident.pk, user=request.user, via="on the incident page")
+    except engine.PagingError as exc:
+        messages.error(request, str(exc))
+        return _respond(request, incident, status=409)
+    messages.success(request, "Acknowledged: the escalation has stopped.")
+    return _respond(request, incident)
+
+
+@require_POST
+@login_required
+def escalate(request: AppRequest, pk: int) -> HttpResponseBase:
+    incident = _incident(request, pk)
+    valid, seen = _seen_step(request)
+    if not valid:
+        messages.error(request, "That escalation was not understood; reload the page and try again.")
+        return _respond(request, incident, status=400)
+    try:
+        engine.escalation_escalate_now(incident_id=incident.pk, user=request.user, seen_step_id=seen)
+    except engine.PagingError as exc:
+        messages.error(request, str(exc))
+        return _respond(request, incident, status=409)
+    messages.success(request, "Escalated: the next level is being paged.")
+    return _respond(request, incident)
+
+
+@require_POST
+@login_required
+def repage(request: AppRequest, pk: int) -> HttpResponseBase:
+    incident = _incident(request, pk)
+    valid, seen = _seen_step(request)
+    if not valid:
+        messages.error(request, "That re-page was not understood; reload the page and try again.")
+        return _respond(request, incident, status=400)
+    try:
+        engine.escalation_repage(incident_id=incident.pk, user=request.user, seen_step_id=seen)
+    except engine.PagingError as exc:
+        messages.error(request, str(exc))
+        return _respond(request, incident, status=409)
+    messages.success(request, "Re-paging the current level.")
+    return _respond(request, incident)
+
+
+@require_POST
+@login_required
+def start(request: AppRequest, pk: int) -> HttpResponseBase:
+    """Start paging an incident that has none (declared with automatic paging off)."""
+    incident = _incident(request, pk)
+    if Escalation.objects.filter(incident=incident).exists():
+        messages.error(request, f"{incident.reference} is already being paged.")
+        return _respond(request, incident, status=409)
+    try:
+        engine.escalation_start(incident_id=incident.pk, user=request.user)
+    except engine.PagingError as exc:
+        messages.error(request, str(exc))
+        return _respond(request, incident, status=409)
+    messages.success(request, "Paging started.")
+    return _respond(request, incident)
