@@ -79,8 +79,15 @@ format: install
 check-deploy: install
 	DEBUG=0 SECRET_KEY=$$(openssl rand -hex 32) ALLOWED_HOSTS=incidents.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
 
+# Benchmarks print their figure beside a baseline measured in the same run. The last four need
+# PostgreSQL and Redis (DATABASE_URL, REDIS_URL) and take a few minutes each.
 bench: install
 	$(BIN)/python benchmarks/board_queries.py
+	$(BIN)/python benchmarks/status_page.py
+	@if [ -z "$$REDIS_URL" ]; then echo "Set REDIS_URL for the health and escalation benchmarks." >&2; exit 1; fi
+	$(BIN)/python benchmarks/health_sampler_cpu.py
+	$(BIN)/python benchmarks/health_fanout.py
+	$(BIN)/python benchmarks/escalation_timing.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

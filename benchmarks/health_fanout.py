@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
 import socket
@@ -24,7 +25,6 @@ import time
 from datetime import datetime
 
 import _django
-import redis
 from django.conf import settings
 
 HOST = "bench-fanout"
@@ -40,6 +40,7 @@ def free_port() -> int:
 # --- the clients (run in a child process, so they do not share this one's CPU time slices) ----
 async def run_clients(url: str, count: int, seconds: float, headers: dict[str, str], bare: bool) -> list[float]:
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
 
     delays: list[float] = []
     ready = 0
@@ -48,11 +49,14 @@ async def run_clients(url: str, count: int, seconds: float, headers: dict[str, s
         nonlocal ready
         async with connect(url, additional_headers=headers, open_timeout=60, max_size=2**22) as ws:
             ready += 1
+            if ready == count:
+                # Every client is connected: tell the parent (a line on stderr).
+                print("ready", file=sys.stderr, flush=True)
             end = time.time() + seconds + 5
             while time.time() < end:
                 try:
                     message = await asyncio.wait_for(ws.recv(), timeout=max(0.1, end - time.time()))
-                except TimeoutError:
+                except (TimeoutError, ConnectionClosed):
                     break
                 now = time.time()
                 if bare:
@@ -75,7 +79,16 @@ def clients_main(args: list[str]) -> None:
 
 def start_clients(url: str, count: int, seconds: float, headers: dict[str, str], bare: bool) -> subprocess.Popen[str]:
     command = [sys.executable, __file__, "--clients-of", url, str(count), str(seconds), json.dumps(headers)]
-    return subprocess.Popen([*command, "1" if bare else "0"], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen([*command, "1" if bare else "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_ready(clients: subprocess.Popen[str]) -> None:
+    """Block until the clients' process says all of them are connected."""
+    assert clients.stderr is not None
+    for line in clients.stderr:
+        if line.strip() == "ready":
+            return
+    raise RuntimeError("the clients did not all connect")
 
 
 def wait_listening(port: int, deadline: float = 30) -> None:
@@ -147,12 +160,7 @@ def run_product(count: int, seconds: float, url: str, cookie: str) -> list[float
             f"ws://127.0.0.1:{port}/ws/health/?view=widgets&probes=cpu", count, seconds, headers, False
         )
         host = Host.objects.get(name=HOST)
-        # Wait until every client has joined the group before the first sample.
-        prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        end = time.monotonic() + 120
-        while int(client.zcard(f"{prefix}:group:{live.HEALTH_GROUP}")) < count and time.monotonic() < end:
-            time.sleep(0.2)
+        wait_ready(clients)
         readings = sample_all(host)
         stop = time.time() + seconds
         while time.time() < stop:
@@ -183,6 +191,7 @@ def session_cookie() -> str:
 
 
 def main() -> None:
+    logging.getLogger("websockets").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, nargs="+", default=[100, 500])
     parser.add_argument("--seconds", type=float, default=20)

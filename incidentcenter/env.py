@@ -6,6 +6,7 @@ systemd credentials), so secrets never have to sit in the process environment.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -64,3 +65,17 @@ def env_path(name: str, default: Path) -> Path:
     if not path.is_absolute():
         raise ImproperlyConfigured(f"{name}={raw!r} must be an absolute path")
     return path
+
+
+def env_json_object(name: str, default: dict[str, str]) -> dict[str, str]:
+    """A JSON object of strings, e.g. ALERTMANAGER_SCENARIOS='{"PostgresDown": "database_failure"}'."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return dict(default)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ImproperlyConfigured(f"{name} must be a JSON object of strings")
+    return value

@@ -14,7 +14,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from incidentcenter.env import env_bool, env_int, env_list, env_path, env_str
+from incidentcenter.env import env_bool, env_int, env_json_object, env_list, env_path, env_str
 
 # Lets admin classes and querysets be written with type parameters (ModelAdmin[Contact]).
 django_stubs_ext.monkeypatch()
@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "apps.runbooks",
     "apps.health",
     "apps.incidents",
+    "apps.comms",
+    "apps.paging",
 ]
 
 MIDDLEWARE = [
@@ -102,18 +104,54 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The protected system's database (health probes and backup/restore actions).
 TARGET_DATABASE_URL = env_str("TARGET_DATABASE_URL")
+# Where the host workers keep backups, the maintenance flag and page, forensic bundles, and where
+# the protected website's files live.
+BACKUP_DIR = env_path("BACKUP_DIR", VAR_DIR / "backups")
+MAINTENANCE_DIR = env_path("MAINTENANCE_DIR", VAR_DIR / "maintenance")
+EVIDENCE_DIR = env_path("EVIDENCE_DIR", VAR_DIR / "evidence")
+WEB_ROOT = env_path("WEB_ROOT", VAR_DIR / "www")
 
 # --- Redis, channels and Celery ----------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_PREFIX", "incidentcenter")},
+            # Redis pub/sub: a group message is published once and each web process hands it to
+            # all of its own open pages, instead of one Redis list push and pop per page (which
+            # made the health fan-out to 100 pages take 0.6 s at p99). Live updates are never the
+            # record, so a message sent while no process listens may be lost: pages reload it.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                # redis-py 8 times out socket reads after 5 s and refuses a 101st pooled
+                # connection instead of waiting; neither may break a quiet page or a burst of
+                # pages opening at once.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "max_connections": env_int("CHANNEL_REDIS_MAX_CONNECTIONS", 2000, minimum=10),
+                    }
+                ],
+                "prefix": env_str("CHANNEL_PREFIX", "incidentcenter"),
+            },
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# The cache: the public status page and its JSON (apps.comms) and rate limits. Redis when
+# configured, so every process sees one cache; this process's memory otherwise.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "incidentcenter"),
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "incidentcenter"}
+    )
+}
 
 INCIDENTCENTER_HOST = env_str("INCIDENTCENTER_HOST") or re.sub(
     r"[^a-z0-9-]+", "-", socket.gethostname().split(".")[0].lower()
@@ -132,7 +170,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Every host's worker samples it this often; a host silent for three intervals is unreachable.
+HEALTH_SAMPLE_SECONDS = env_int("HEALTH_SAMPLE_SECONDS", 5, minimum=1)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "health-fan-out": {"task": "health.fan_out", "schedule": float(HEALTH_SAMPLE_SECONDS)},
+    "health-fold-and-prune": {"task": "health.fold_and_prune", "schedule": 60.0},
+}
 # Workers announce themselves in Redis this often; /readyz treats a key older than the TTL as gone.
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 
@@ -150,6 +193,16 @@ EMAIL_BACKEND = env_str(
 )
 # Absolute links in pages and mails (acknowledgement links, status page, unsubscribe).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- Alertmanager webhook (/hooks/alertmanager/) ----------------------------------------------
+# Alertmanager sends it as `http_config.authorization.credentials`; unset refuses every webhook.
+ALERTMANAGER_TOKEN = env_str("ALERTMANAGER_TOKEN")
+# alertname → scenario, and the alert's severity label → SEV level.
+ALERTMANAGER_SCENARIOS = env_json_object("ALERTMANAGER_SCENARIOS", {})
+ALERTMANAGER_SEVERITIES = env_json_object(
+    "ALERTMANAGER_SEVERITIES",
+    {"critical": "sev1", "page": "sev1", "error": "sev2", "major": "sev2", "warning": "sev3", "info": "sev4"},
+)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -231,6 +284,71 @@ RUNBOOK_REVIEW_DAYS = env_int("RUNBOOK_REVIEW_DAYS", 365, minimum=1)
 INITIAL_RESPONSE_MINUTES = env_int("INITIAL_RESPONSE_MINUTES", 15, minimum=1)
 # The seed: monitor the system for 24 hours after an emergency.
 RECENTLY_RESOLVED_HOURS = env_int("RECENTLY_RESOLVED_HOURS", 24, minimum=1)
+
+# --- Paging and escalation (apps.paging; README "Paging and escalation") ----------------------
+# Declaring an incident pages its scenario's first contact and escalates until someone acknowledges.
+PAGING_ON_DECLARE = env_bool("PAGING_ON_DECLARE", default=True)
+# Severities whose first page also goes to every level above the first contact on the path.
+PAGING_WIDE_SEVERITIES = env_list("PAGING_WIDE_SEVERITIES", ["sev1"])
+if bad := [s for s in PAGING_WIDE_SEVERITIES if s not in {"sev1", "sev2", "sev3", "sev4"}]:
+    raise ImproperlyConfigured(f"PAGING_WIDE_SEVERITIES: {', '.join(bad)} is not a severity (sev1 … sev4)")
+# After the last level, the path is paged again this many times before the incident is unacknowledged.
+PAGING_REPEATS = env_int("PAGING_REPEATS", 1, minimum=0)
+PAGING_ACK_LINK_HOURS = env_int("PAGING_ACK_LINK_HOURS", 24, minimum=1)
+PAGING_HTTP_TIMEOUT_SECONDS = env_int("PAGING_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
+# The auditor runs escalation steps and deliveries that are late by more than the grace period;
+# one late by more than PAGING_OVERDUE_WARN_MINUTES is also a warning on the board.
+PAGING_AUDIT_SECONDS = env_int("PAGING_AUDIT_SECONDS", 30, minimum=1)
+PAGING_AUDIT_GRACE_SECONDS = env_int("PAGING_AUDIT_GRACE_SECONDS", 20, minimum=1)
+PAGING_OVERDUE_WARN_MINUTES = env_int("PAGING_OVERDUE_WARN_MINUTES", 3, minimum=1)
+# SMS through an HTTP gateway: POST PAGING_SMS_BODY_TEMPLATE ($to, $message, $sender substituted,
+# escaped for the content type) to PAGING_SMS_URL with PAGING_SMS_AUTH_HEADER ("Name: value").
+PAGING_SMS_URL = env_str("PAGING_SMS_URL")
+PAGING_SMS_AUTH_HEADER = env_str("PAGING_SMS_AUTH_HEADER")
+PAGING_SMS_CONTENT_TYPE = env_str("PAGING_SMS_CONTENT_TYPE", "application/json")
+PAGING_SMS_BODY_TEMPLATE = env_str("PAGING_SMS_BODY_TEMPLATE", '{"to": "$to", "from": "$sender", "text": "$message"}')
+PAGING_SMS_SENDER = env_str("PAGING_SMS_SENDER", "IncidentCtr")
+if PAGING_SMS_AUTH_HEADER and ":" not in PAGING_SMS_AUTH_HEADER:
+    raise ImproperlyConfigured('PAGING_SMS_AUTH_HEADER must look like "Authorization: Bearer <token>"')
+if PAGING_SMS_URL and not PAGING_SMS_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("PAGING_SMS_URL must be an http(s) URL")
+# Contact verification: links stay valid this long; admins are reminded every so many days.
+PAGING_VERIFY_LINK_DAYS = env_int("PAGING_VERIFY_LINK_DAYS", 14, minimum=1)
+PAGING_VERIFY_REMINDER_DAYS = env_int("PAGING_VERIFY_REMINDER_DAYS", 91, minimum=1)
+CELERY_BEAT_SCHEDULE["paging-audit"] = {
+    "task": "apps.paging.tasks.audit_escalations",
+    "schedule": float(PAGING_AUDIT_SECONDS),
+}
+# Checked every few hours; the last reminder's date is in the database, so restarts never repeat it.
+CELERY_BEAT_SCHEDULE["paging-verification-reminder"] = {
+    "task": "apps.paging.tasks.verification_reminder",
+    "schedule": 6 * 3600.0,
+}
+
+# --- Stakeholder communications and the status page (apps.comms; README "Stakeholder
+# communications and the status page") ----------------------------------------------------------
+# The next stakeholder update is due this many minutes after the last one, by severity.
+COMMS_CADENCE_MINUTES = {
+    "sev1": env_int("COMMS_CADENCE_SEV1_MINUTES", 30, minimum=1),
+    "sev2": env_int("COMMS_CADENCE_SEV2_MINUTES", 60, minimum=1),
+    "sev3": env_int("COMMS_CADENCE_SEV3_MINUTES", 120, minimum=1),
+    "sev4": env_int("COMMS_CADENCE_SEV4_MINUTES", 240, minimum=1),
+}
+# Cadence reminders, mail retries and the cleanup of unconfirmed subscriptions run this often.
+COMMS_TICK_SECONDS = env_int("COMMS_TICK_SECONDS", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["comms-tick"] = {"task": "comms.tick", "schedule": float(COMMS_TICK_SECONDS)}
+STATUS_PAGE_NAME = env_str("STATUS_PAGE_NAME", "System status")
+# The public page and JSON are rebuilt at the latest this often (and at once on any public change).
+STATUS_PAGE_CACHE_SECONDS = env_int("STATUS_PAGE_CACHE_SECONDS", 300, minimum=1)
+# How long browsers and proxies may keep them.
+STATUS_PAGE_HTTP_MAX_AGE = env_int("STATUS_PAGE_HTTP_MAX_AGE", 15, minimum=0)
+# Subscription requests allowed per client address and hour.
+COMMS_SUBSCRIBE_PER_HOUR = env_int("COMMS_SUBSCRIBE_PER_HOUR", 5, minimum=1)
+COMMS_CONFIRM_HOURS = env_int("COMMS_CONFIRM_HOURS", 48, minimum=1)
+# Mail to subscribers: recipients per batch, tries per recipient, first retry delay (doubling).
+COMMS_MAIL_BATCH_SIZE = env_int("COMMS_MAIL_BATCH_SIZE", 50, minimum=1)
+COMMS_MAIL_MAX_ATTEMPTS = env_int("COMMS_MAIL_MAX_ATTEMPTS", 4, minimum=1)
+COMMS_MAIL_RETRY_SECONDS = env_int("COMMS_MAIL_RETRY_SECONDS", 60, minimum=1)
 
 LOGGING = {
     "version": 1,

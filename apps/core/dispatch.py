@@ -76,6 +76,7 @@ class EmbeddedRunner:
     def _call(task_name: str, args: tuple[Any, ...]) -> None:
         from incidentcenter.celery import app
 
+        _import_tasks_once(app)
         close_old_connections()
         try:
             app.tasks[task_name].run(*args)
@@ -105,6 +106,20 @@ class EmbeddedRunner:
                 next_in = self.scheduler.run(blocking=False)
             self.wakeup.wait(timeout=next_in if next_in is not None else 60)
             self.wakeup.clear()
+
+
+_tasks_imported = False
+_tasks_lock = threading.Lock()
+
+
+def _import_tasks_once(app: Any) -> None:
+    """A worker imports every app's tasks module when it starts; do the same, once, before the
+    first task runs (other threads wait rather than look up a task not yet registered)."""
+    global _tasks_imported
+    with _tasks_lock:
+        if not _tasks_imported:
+            app.loader.import_default_modules()
+            _tasks_imported = True
 
 
 _runner: EmbeddedRunner | None = None

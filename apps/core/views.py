@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -28,14 +31,23 @@ def _check_database() -> dict[str, object]:
     return {"ok": True, "vendor": connection.vendor}
 
 
+CHANNEL_LAYER_TIMEOUT_SECONDS = 2
+
+
+async def _round_trip(layer: Any) -> dict[str, Any]:
+    # One event loop for the whole trip: a pub/sub layer subscribes per loop.
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "readyz.ping"})
+    message: dict[str, Any] = await asyncio.wait_for(layer.receive(channel), CHANNEL_LAYER_TIMEOUT_SECONDS)
+    return message
+
+
 def _check_channel_layer() -> dict[str, object]:
     layer = get_channel_layer()
     if layer is None:
         return {"ok": False, "error": "no channel layer configured"}
     try:
-        channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.send)(channel, {"type": "readyz.ping"})
-        message = async_to_sync(layer.receive)(channel)
+        message = async_to_sync(_round_trip)(layer)
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
     return {"ok": message.get("type") == "readyz.ping", "backend": type(layer).__name__}

@@ -5,6 +5,8 @@ other way round. They register here in their `AppConfig.ready()`:
 
 - an *attention provider* answers, for the incidents on the board, what needs attention
   (e.g. "page not acknowledged"), in one batch so the board's query count stays fixed;
+- a *board section* is a block on the board above the incidents (e.g. the hosts' health strip),
+  with its own live updates;
 - a *panel* is a section of the incident page: a template and a function giving its context.
   Panels are part of the page's live pieces: an app that changes what its panel shows calls
   `apps.incidents.live.announce_incident_changed(incident_id)` and every open page re-renders it.
@@ -23,6 +25,7 @@ AttentionProvider = Callable[[Sequence["Incident"]], dict[int, list[str]]]
 
 _attention_providers: list[AttentionProvider] = []
 _panels: list[Panel] = []
+_board_sections: list[BoardSection] = []
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,24 @@ class Panel:
     template: str
     context: Callable[[Incident, Any], dict[str, Any]]
     order: int = 100
+
+
+@dataclass(frozen=True)
+class BoardSection:
+    key: str
+    template: str
+    context: Callable[[Any], dict[str, Any]]
+    order: int = 100
+
+
+def register_board_section(section: BoardSection) -> None:
+    if all(existing.key != section.key for existing in _board_sections):
+        _board_sections.append(section)
+        _board_sections.sort(key=lambda s: s.order)
+
+
+def board_sections_for(user: Any) -> list[RenderedPanel]:
+    return [RenderedPanel(s.key, s.template, s.context(user)) for s in _board_sections]
 
 
 def register_attention(provider: AttentionProvider) -> AttentionProvider:

@@ -28,9 +28,14 @@ def _send(incident_id: int) -> None:
     if layer is None:
         return
     message = {"type": "incident.changed", "incident_id": incident_id}
+
+    async def send_both() -> None:
+        # One event loop (and one Redis connection) for both groups: each async_to_sync costs one.
+        await layer.group_send(incident_group(incident_id), message)
+        await layer.group_send(BOARD_GROUP, message)
+
     try:
-        async_to_sync(layer.group_send)(incident_group(incident_id), message)
-        async_to_sync(layer.group_send)(BOARD_GROUP, message)
+        async_to_sync(send_both)()
     except Exception:
         # Redis down: the change is committed; open pages catch up on reload or reconnect.
         logger.warning("live update for incident %s not sent", incident_id, exc_info=True)

@@ -40,7 +40,15 @@ class Incident(models.Model):
     scenario = models.CharField(max_length=30, choices=Scenario.choices)
     severity = models.CharField(max_length=4, choices=Severity.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.INVESTIGATING)
-    declared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty when a monitoring alert declared it.",
+    )
+    declared_via = models.CharField(max_length=100, blank=True, help_text="What declared it, when not a person.")
     declared_at = models.DateTimeField(default=timezone.now)
     noticed_at = models.DateTimeField(default=timezone.now, help_text="When the issue was first noticed.")
     affected_components = models.TextField(blank=True, max_length=2000)
@@ -73,6 +81,10 @@ class Incident(models.Model):
     @property
     def reference(self) -> str:
         return f"INC-{self.pk}"
+
+    @property
+    def declared_by_name(self) -> str:
+        return self.declared_by.display_name if self.declared_by else (self.declared_via or "Incident Center")
 
     @property
     def is_active(self) -> bool:
@@ -140,7 +152,14 @@ class NotificationEntry(models.Model):
     recipient = models.CharField(max_length=200, help_text="Name and role as notified.")
     method = models.CharField(max_length=20, choices=Method.choices)
     notified_at = models.DateTimeField(default=timezone.now)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty when Incident Center itself sent it (an automatic page).",
+    )
     note = models.CharField(max_length=500, blank=True)
     ack_due_at = models.DateTimeField(help_text="After this, an unacknowledged notification is overdue.")
     acknowledged_at = models.DateTimeField(null=True, blank=True)

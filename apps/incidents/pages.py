@@ -12,7 +12,7 @@ from apps.accounts.models import User
 from apps.accounts.permissions import capabilities_for
 from apps.contacts.models import Contact
 from apps.incidents import lifecycle, selectors
-from apps.incidents.extensions import panels_for
+from apps.incidents.extensions import board_sections_for, panels_for
 from apps.incidents.forms import ChecklistStateForm, IncidentDetailsForm, NoteForm, NotificationForm
 from apps.incidents.models import ChecklistItem, Incident
 from apps.runbooks.models import Runbook
@@ -20,6 +20,11 @@ from apps.runbooks.models import Runbook
 
 def board_context(user: Any) -> dict[str, Any]:
     return {"board": selectors.board(), "can": capabilities_for(user), "user": user}
+
+
+def board_page_context(user: Any) -> dict[str, Any]:
+    """The whole board page: the live incident board and the other apps' sections above it."""
+    return {**board_context(user), "sections": board_sections_for(user)}
 
 
 def incident_context(incident_id: int, user: Any) -> dict[str, Any]:

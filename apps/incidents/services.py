@@ -19,7 +19,7 @@ from apps.contacts.models import Contact, EscalationLevel
 from apps.incidents import lifecycle
 from apps.incidents.live import announce_incident_changed
 from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, Severity, TimelineEntry
-from apps.incidents.signals import incident_declared
+from apps.incidents.signals import incident_declared, incident_status_changed, notification_acknowledged
 from apps.runbooks.models import Runbook
 
 DEFAULT_ACK_TIMEOUT_MINUTES = 15
@@ -57,7 +57,8 @@ def _person(user: User | None) -> str:
 
 def incident_declare(
     *,
-    declared_by: User,
+    declared_by: User | None,
+    declared_via: str = "",
     title: str,
     scenario: str,
     severity: str,
@@ -69,7 +70,8 @@ def incident_declare(
     channel_url: str = "",
 ) -> Incident:
     """Open an incident; the scenario's runbook, between the shared Initial Response and
-    Post-Emergency phases, becomes its checklist. The declarer commands until handed over."""
+    Post-Emergency phases, becomes its checklist. The declarer commands until handed over; an
+    incident declared by a monitoring alert (`declared_via`) starts with no commander."""
     now = timezone.now()
     with transaction.atomic():
         incident = Incident.objects.create(
@@ -77,6 +79,7 @@ def incident_declare(
             scenario=scenario,
             severity=severity,
             declared_by=declared_by,
+            declared_via=declared_via,
             declared_at=now,
             noticed_at=noticed_at or now,
             affected_components=affected_components,
@@ -91,7 +94,8 @@ def incident_declare(
             incident,
             declared_by,
             TimelineEntry.Kind.DECLARED,
-            f"Declared {incident.get_severity_display()} {incident.get_scenario_display()}: {title}",
+            f"Declared {incident.get_severity_display()} {incident.get_scenario_display()}: {title}"
+            + (f" (by {declared_via})" if declared_via else ""),
         )
     announce_incident_changed(incident.pk)
     incident_id = incident.pk
@@ -154,6 +158,11 @@ def incident_change_status(*, incident_id: int, user: User, from_status: str, to
             f"Status: {old_label} → {incident.get_status_display()}",
         )
     announce_incident_changed(incident.pk)
+    transaction.on_commit(
+        lambda: incident_status_changed.send(
+            sender=Incident, incident_id=incident_id, from_status=from_status, to_status=to_status
+        )
+    )
     return incident
 
 
@@ -181,7 +190,7 @@ def incident_update(*, incident_id: int, user: User, changes: list[FieldChange])
     """Change some fields of an incident, each only if it still holds what the user saw.
 
     Two responders editing different fields both succeed; editing the same field at once raises
-    `IncidentConflict` for the later one, naming who changed it. Returns the fields changed.
+    `IncidentConflict` for the later one, naming the fields. Returns the fields changed.
     """
     unknown = [change.field for change in changes if change.field not in EDITABLE_FIELDS]
     if unknown:
@@ -282,15 +291,20 @@ def _ack_timeout_minutes(contact: Contact | None) -> int:
 def notification_record(
     *,
     incident_id: int,
-    user: User,
+    user: User | None,
     method: str,
     contact: Contact | None = None,
     recipient: str = "",
     notified_at: datetime | None = None,
     note: str = "",
+    ack_due_at: datetime | None = None,
+    timeline_summary: str = "",
 ) -> NotificationEntry:
     """Log that someone was notified. Its acknowledgement is due within the timeout of the
-    contact's escalation level."""
+    contact's escalation level, unless `ack_due_at` says otherwise.
+
+    `user` None means Incident Center itself notified them (an automatic page), which may also
+    word its own timeline entry (`timeline_summary`), e.g. for a page that failed."""
     if contact is None and not recipient.strip():
         raise IncidentRuleError("Choose a contact or write who was notified.")
     if contact is not None and not recipient.strip():
@@ -306,13 +320,14 @@ def notification_record(
             notified_at=when,
             recorded_by=user,
             note=note,
-            ack_due_at=when + timedelta(minutes=_ack_timeout_minutes(contact)),
+            ack_due_at=ack_due_at or when + timedelta(minutes=_ack_timeout_minutes(contact)),
         )
         _timeline(
             incident,
             user,
             TimelineEntry.Kind.NOTIFICATION,
-            f"Notified {entry.recipient} by {entry.get_method_display().lower()}" + (f": {note}" if note else ""),
+            timeline_summary
+            or f"Notified {entry.recipient} by {entry.get_method_display().lower()}" + (f": {note}" if note else ""),
         )
     announce_incident_changed(incident.pk)
     return entry
@@ -335,7 +350,28 @@ def notification_acknowledge(*, incident_id: int, entry_id: int, user: User) -> 
         )
         _timeline(incident, user, TimelineEntry.Kind.NOTIFICATION, f"{entry.recipient} acknowledged")
     announce_incident_changed(incident.pk)
+    transaction.on_commit(
+        lambda: notification_acknowledged.send(
+            sender=NotificationEntry, incident_id=incident_id, entry_id=entry_id, user_id=user.pk
+        )
+    )
     return entry
+
+
+def notifications_mark_answered(*, incident_id: int, entry_ids: list[int], user: User | None) -> int:
+    """Record that these notifications were answered, without a timeline entry of their own: when
+    anyone acknowledges an automatic page, every open page of the incident is answered (the caller
+    says who acknowledged on the timeline). Entries already acknowledged keep their first answer."""
+    with transaction.atomic():
+        incident = _locked(incident_id)
+        now = timezone.now()
+        # NotificationEntry's manager allows updates; the conditional one keeps first answers.
+        answered = NotificationEntry.objects.filter(
+            incident=incident, pk__in=entry_ids, acknowledged_at__isnull=True
+        ).update(acknowledged_at=now, acknowledged_recorded_by=user)
+    if answered:
+        announce_incident_changed(incident_id)
+    return answered
 
 
 def note_add(*, incident_id: int, user: User, body: str) -> TimelineEntry:

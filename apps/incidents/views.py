@@ -36,8 +36,9 @@ ERRORS = (services.IncidentConflict, services.IncidentRuleError)
 @login_required
 def board(request: AppRequest) -> HttpResponse:
     require(can_view, request.user)
-    template = "incidents/board.html#board-live" if request.htmx else "incidents/board.html"
-    return render(request, template, pages.board_context(request.user))
+    if request.htmx:
+        return render(request, "incidents/board.html#board-live", pages.board_context(request.user))
+    return render(request, "incidents/board.html", pages.board_page_context(request.user))
 
 
 @require_GET
@@ -65,7 +66,11 @@ def incident_list(request: AppRequest) -> HttpResponse:
 @login_required
 def incident_declare(request: AppRequest) -> HttpResponse:
     require(can_work_incidents, request.user)
-    form = IncidentDeclareForm(request.POST or None, initial={"scenario": request.GET.get("scenario", "")})
+    # Bound on every POST: an empty body is a form with errors, not an untouched form.
+    data = request.POST if request.method == "POST" else None
+    # A health signal's "Declare incident" pre-fills the scenario and a title.
+    prefill = {"scenario": request.GET.get("scenario", ""), "title": request.GET.get("title", "")[:200]}
+    form = IncidentDeclareForm(data, initial=prefill)
     if request.method == "POST" and form.is_valid():
         incident = services.incident_declare(declared_by=request.user, **form.cleaned_data)
         messages.success(request, f"{incident.reference} declared. Its runbook is your checklist.")
@@ -101,7 +106,9 @@ def _render_incident(request: AppRequest, incident: Incident, status: int = 200,
 def _after_change(request: AppRequest, incident: Incident, status: int = 200, **bound_forms: Any) -> HttpResponseBase:
     if request.htmx:
         return _render_incident(request, incident, status=status, **bound_forms)
-    if bound_forms and status >= 400:
+    # Bad input is answered 400 with the page and what was wrong; a conflict (409) redirects to
+    # the fresh page, which shows the message.
+    if status == 400 or (bound_forms and status >= 400):
         return _render_incident(request, incident, status=status, **bound_forms)
     return redirect("incidents:detail", pk=incident.pk)
 

@@ -61,6 +61,39 @@
   }
   setInterval(tickAges, 30000);
 
+  // Health data says how old it is, and turns grey when it stops arriving: a dead host cannot
+  // report itself, so the page judges from the age of the newest sample.
+  function clock(seconds) {
+    if (seconds < 90) return Math.round(seconds) + " s ago";
+    return ageText(seconds) + " ago";
+  }
+  function tickHealth() {
+    var now = Date.now();
+    document.querySelectorAll("[data-taken-at][data-stale-after]").forEach(function (el) {
+      var at = Date.parse(el.dataset.takenAt);
+      if (isNaN(at)) return;
+      var age = Math.max(0, (now - at) / 1000);
+      var stale = age > Number(el.dataset.staleAfter);
+      var label = el.querySelector("[data-age-seconds]");
+      if (label) label.textContent = clock(age);
+      if (el.hasAttribute("data-host")) {
+        // A host chip on the board: a host that stopped reporting cannot say so itself.
+        el.classList.toggle("state-unreachable", stale);
+        var hostState = el.querySelector(".host-state");
+        if (hostState && stale) hostState.textContent = "unreachable since " + new Date(at).toLocaleTimeString();
+      }
+      if (el.hasAttribute("data-widget")) {
+        el.classList.toggle("state-stale", stale);
+        var since = el.querySelector("[data-stale-since]");
+        if (since) since.textContent = stale ? " · no data since " + new Date(at).toLocaleTimeString() : "";
+        var state = el.querySelector("[data-widget-state]");
+        if (state && stale) state.textContent = "no fresh data";
+      }
+    });
+  }
+  setInterval(tickHealth, 1000);
+  document.addEventListener("htmx:oobAfterSwap", tickHealth);
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();

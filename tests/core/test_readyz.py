@@ -56,7 +56,7 @@ def test_with_redis_and_no_worker_heartbeat_it_is_unavailable(client: Client, he
     assert body["status"] == "unavailable"
     assert body["checks"]["worker"] == {"ok": False, "error": "no worker heartbeat", "workers": []}
     assert body["checks"]["database"]["ok"] is True
-    assert body["checks"]["channel_layer"] == {"ok": True, "backend": "RedisChannelLayer"}
+    assert body["checks"]["channel_layer"] == {"ok": True, "backend": "RedisPubSubChannelLayer"}
 
 
 @pytest.mark.redis

@@ -3,6 +3,7 @@ the Redis channel layer: signed-in users only, and each page gets only what it s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -188,3 +189,18 @@ async def test_what_a_page_sends_is_ignored(sampled: tuple[Host, Host], session:
     assert await page.receive_nothing(timeout=0.5)
     await database_sync_to_async(live.publish_host)(sampled[0])
     assert 'id="health-strip"' in await page.receive_from(timeout=TIMEOUT)
+
+
+async def test_a_burst_of_pages_opening_at_once_all_connect_and_all_get_the_update(
+    sampled: tuple[Host, Host], session: str, sockets: Sockets
+) -> None:
+    # More pages than redis-py's default pool of 100 connections join the group at the same time
+    # (a team opening the dashboard during an outage); none may be refused.
+    pages = [sockets("/ws/health/?view=strip", session) for _ in range(150)]
+    results = await asyncio.gather(*(page.connect(timeout=30) for page in pages))
+    assert all(connected for connected, _ in results)
+
+    await database_sync_to_async(live.publish_host)(sampled[0])
+
+    received = await asyncio.gather(*(page.receive_from(timeout=30) for page in pages))
+    assert all('id="health-strip"' in html for html in received)

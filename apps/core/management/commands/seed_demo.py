@@ -1,7 +1,8 @@
 """`manage.py seed_demo`: everything a new user needs to try Incident Center. Idempotent.
 
-Loads the procedures, one demo contact per role of the escalation path (example.com addresses,
-never verified, so the contact sheet asks an admin to replace them), the local host, and one
+Loads the procedures, the status page's default components, one demo contact per role of the
+escalation path (example.com addresses, never verified, so the contact sheet asks an admin to
+replace them), the local host, and one
 user per role: responder, manager, comms and admin. Their password is `DEMO_PASSWORD`, or one
 generated and printed once, when the users are first created.
 """
@@ -17,6 +18,7 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.accounts.services import user_ensure
+from apps.comms.components import components_load
 from apps.contacts.models import Contact, ContactRole
 from apps.health.models import Host
 from apps.runbooks import procedures
@@ -45,6 +47,7 @@ class Command(BaseCommand):
         password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
         with transaction.atomic():
             procedures_load()
+            components_load()
             for role_name, (name, primary, secondary) in DEMO_CONTACTS.items():
                 role = ContactRole.objects.get(name=role_name)
                 if not role.contacts.exists():
@@ -56,7 +59,13 @@ class Command(BaseCommand):
                         notes="Demo entry: replace with the real person and verify.",
                     )
             Host.objects.get_or_create(
-                name=settings.INCIDENTCENTER_HOST, defaults={"description": "This machine (created by seed_demo)"}
+                name=settings.INCIDENTCENTER_HOST,
+                defaults={
+                    "description": "This machine (created by seed_demo)",
+                    "services": "postgresql, redis-server, nginx",
+                    "website_urls": f"{settings.SITE_URL}/healthz",
+                    "app_dir": str(settings.BASE_DIR),
+                },
             )
             created = [
                 username
