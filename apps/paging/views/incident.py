@@ -6,6 +6,8 @@ redirected to the incident page, where the message says what happened.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBase
@@ -55,38 +57,37 @@ def acknowledge(request: AppRequest, pk: int) -> HttpResponseBase:
     return _respond(request, incident)
 
 
-@require_POST
-@login_required
-def escalate(request: AppRequest, pk: int) -> HttpResponseBase:
+def _move_escalation(
+    request: AppRequest, pk: int, move: Callable[..., object], what: str, done: str
+) -> HttpResponseBase:
+    """Escalate now or re-page: acts on the step the user saw, so a double click or a stale page
+    gets a clear 409 rather than a second page."""
     incident = _incident(request, pk)
     valid, seen = _seen_step(request)
     if not valid:
-        messages.error(request, "That escalation was not understood; reload the page and try again.")
+        messages.error(request, f"That {what} was not understood; reload the page and try again.")
         return _respond(request, incident, status=400)
     try:
-        engine.escalation_escalate_now(incident_id=incident.pk, user=request.user, seen_step_id=seen)
+        move(incident_id=incident.pk, user=request.user, seen_step_id=seen)
     except engine.PagingError as exc:
         messages.error(request, str(exc))
         return _respond(request, incident, status=409)
-    messages.success(request, "Escalated: the next level is being paged.")
+    messages.success(request, done)
     return _respond(request, incident)
+
+
+@require_POST
+@login_required
+def escalate(request: AppRequest, pk: int) -> HttpResponseBase:
+    return _move_escalation(
+        request, pk, engine.escalation_escalate_now, "escalation", "Escalated: the next level is being paged."
+    )
 
 
 @require_POST
 @login_required
 def repage(request: AppRequest, pk: int) -> HttpResponseBase:
-    incident = _incident(request, pk)
-    valid, seen = _seen_step(request)
-    if not valid:
-        messages.error(request, "That re-page was not understood; reload the page and try again.")
-        return _respond(request, incident, status=400)
-    try:
-        engine.escalation_repage(incident_id=incident.pk, user=request.user, seen_step_id=seen)
-    except engine.PagingError as exc:
-        messages.error(request, str(exc))
-        return _respond(request, incident, status=409)
-    messages.success(request, "Re-paging the current level.")
-    return _respond(request, incident)
+    return _move_escalation(request, pk, engine.escalation_repage, "re-page", "Re-paging the current level.")
 
 
 @require_POST
