@@ -11,7 +11,12 @@
     });
   }
 
-  document.addEventListener("htmx:wsOpen", function () { setLive("live", "Live"); });
+  document.addEventListener("htmx:wsOpen", function (event) {
+    setLive("live", "Live");
+    // A change made between this page's render and its socket opening (or while the socket was
+    // down) was pushed to nobody: ask for a fresh render so the page catches up by itself.
+    if (event.detail && event.detail.socketWrapper) event.detail.socketWrapper.send("refresh");
+  });
   document.addEventListener("htmx:wsClose", function () {
     setLive("paused", "Live updates paused, reconnecting… (reload shows the latest)");
   });
