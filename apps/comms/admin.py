@@ -11,17 +11,7 @@ from django.http import HttpRequest
 
 from apps.comms.components import component_changed
 from apps.comms.models import CadenceReminder, Component, Delivery, MaintenanceWindow, Subscriber, Update
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from apps.core.admin import ReadOnlyAdminMixin
 
 
 @admin.register(Component)
@@ -48,14 +38,14 @@ class ComponentAdmin(admin.ModelAdmin[Component]):
 
 
 @admin.register(Update)
-class UpdateAdmin(ReadOnlyMixin, admin.ModelAdmin[Update]):
+class UpdateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Update]):
     list_display = ("created_at", "incident", "audience", "status", "title", "author")
     list_filter = ("audience", "status")
     search_fields = ("title", "body")
 
 
 @admin.register(MaintenanceWindow)
-class MaintenanceWindowAdmin(ReadOnlyMixin, admin.ModelAdmin[MaintenanceWindow]):
+class MaintenanceWindowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[MaintenanceWindow]):
     list_display = ("title", "starts_at", "ends_at", "cancelled_at")
 
 
@@ -71,11 +61,11 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin[Delivery]):
+class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Delivery]):
     list_display = ("notice", "subscriber", "status", "attempts", "sent_at", "last_error")
     list_filter = ("status",)
 
 
 @admin.register(CadenceReminder)
-class CadenceReminderAdmin(ReadOnlyMixin, admin.ModelAdmin[CadenceReminder]):
+class CadenceReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CadenceReminder]):
     list_display = ("incident", "due_at", "recipient", "sent_at", "error")

@@ -1,9 +1,7 @@
-from typing import Any
-
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
 
+from apps.core.admin import ReadOnlyAdminMixin
 from apps.health.models import AlertGroup, Host, MinuteAggregate, Sample, SecuritySnapshot
 
 
@@ -21,14 +19,10 @@ class HostAdmin(admin.ModelAdmin[Host]):
     search_fields = ("name", "description")
 
 
-class RecordedByWorkers:
+class RecordedByWorkers(ReadOnlyAdminMixin):
     """Readings and snapshots are what the workers measured: readable, never edited by hand."""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    allow_delete = True
 
 
 @admin.register(Sample)

@@ -6,19 +6,26 @@ optional `host=<name>` and `probes=a,b` to keep only those widgets.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.exceptions import ValidationError
 
 from apps.accounts.permissions import can_view
 from apps.health.live import HEALTH_GROUP
-from apps.health.models import Probe
+from apps.health.models import Probe, host_name_validator
 
 NOT_ALLOWED = 4403
 BAD_REQUEST = 4400
-HOST_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _valid_host_name(name: str) -> bool:
+    try:
+        host_name_validator(name)
+    except ValidationError:
+        return False
+    return True
 
 
 class HealthConsumer(AsyncWebsocketConsumer):
@@ -32,7 +39,7 @@ class HealthConsumer(AsyncWebsocketConsumer):
         probes = [p for p in ",".join(params.get("probes") or []).split(",") if p]
         if (
             self.view not in ("strip", "widgets")
-            or (self.host and not HOST_NAME.match(self.host))
+            or (self.host and not _valid_host_name(self.host))
             or any(p not in Probe.values for p in probes)
         ):
             await self.close(code=BAD_REQUEST)

@@ -3,17 +3,13 @@ they are rendered once per sample, where the sample is recorded, and consumers o
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
 
+from apps.core.live import broadcast
 from apps.health import selectors
 from apps.health.models import Host, SecuritySnapshot
-
-logger = logging.getLogger(__name__)
 
 HEALTH_GROUP = "health"
 
@@ -40,20 +36,12 @@ def publish_host(host: Host, probes: list[str] | None = None) -> None:
         "widgets": render_widgets(host, probes),
         "strip": render_strip(),
     }
-    _send(message)
+    broadcast([HEALTH_GROUP], message)
 
 
 def publish_snapshot(snapshot: SecuritySnapshot) -> None:
     html = render_to_string("health/_snapshot.html", {"snapshot": snapshot, "oob": True})
-    _send({"type": "health.update", "host": snapshot.host.name, "widgets": {}, "strip": "", "snapshot": html})
-
-
-def _send(message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(HEALTH_GROUP, message)
-    except Exception:
-        # Redis down: the sample is stored; pages catch up when the layer is back or on reload.
-        logger.warning("health update for %s not sent", message.get("host"), exc_info=True)
+    broadcast(
+        [HEALTH_GROUP],
+        {"type": "health.update", "host": snapshot.host.name, "widgets": {}, "strip": "", "snapshot": html},
+    )

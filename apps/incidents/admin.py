@@ -1,33 +1,20 @@
 """Incidents in the Django admin are for reading: every change goes through the site's services,
 which write the timeline; the timeline and notification log are append-only."""
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from apps.core.admin import ReadOnlyAdminMixin
 from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, TimelineEntry
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ChecklistInline(ReadOnlyMixin, admin.TabularInline[ChecklistItem, Incident]):
+class ChecklistInline(ReadOnlyAdminMixin, admin.TabularInline[ChecklistItem, Incident]):
     model = ChecklistItem
     fields = ("position", "phase", "title", "action", "state", "completed_by", "completed_at", "skip_reason")
     ordering = ("position",)
 
 
 @admin.register(Incident)
-class IncidentAdmin(ReadOnlyMixin, admin.ModelAdmin[Incident]):
+class IncidentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Incident]):
     list_display = ("__str__", "severity", "scenario", "status", "declared_at", "commander")
     list_filter = ("status", "severity", "scenario")
     search_fields = ("title",)
@@ -35,13 +22,13 @@ class IncidentAdmin(ReadOnlyMixin, admin.ModelAdmin[Incident]):
 
 
 @admin.register(TimelineEntry)
-class TimelineEntryAdmin(ReadOnlyMixin, admin.ModelAdmin[TimelineEntry]):
+class TimelineEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[TimelineEntry]):
     list_display = ("created_at", "incident", "kind", "author", "summary")
     list_filter = ("kind",)
     search_fields = ("summary", "body")
 
 
 @admin.register(NotificationEntry)
-class NotificationEntryAdmin(ReadOnlyMixin, admin.ModelAdmin[NotificationEntry]):
+class NotificationEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[NotificationEntry]):
     list_display = ("notified_at", "incident", "recipient", "method", "acknowledged_at")
     list_filter = ("method",)

@@ -3,13 +3,9 @@ database, so a lost message costs a reload, never the truth."""
 
 from __future__ import annotations
 
-import logging
-
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
-logger = logging.getLogger(__name__)
+from apps.core.live import broadcast
 
 BOARD_GROUP = "board"
 
@@ -24,18 +20,4 @@ def announce_incident_changed(incident_id: int) -> None:
 
 
 def _send(incident_id: int) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = {"type": "incident.changed", "incident_id": incident_id}
-
-    async def send_both() -> None:
-        # One event loop (and one Redis connection) for both groups: each async_to_sync costs one.
-        await layer.group_send(incident_group(incident_id), message)
-        await layer.group_send(BOARD_GROUP, message)
-
-    try:
-        async_to_sync(send_both)()
-    except Exception:
-        # Redis down: the change is committed; open pages catch up on reload or reconnect.
-        logger.warning("live update for incident %s not sent", incident_id, exc_info=True)
+    broadcast([incident_group(incident_id), BOARD_GROUP], {"type": "incident.changed", "incident_id": incident_id})

@@ -6,19 +6,9 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from apps.core.admin import ReadOnlyAdminMixin
 from apps.paging.models import Channel, DeliveryAttempt, Escalation, Page, PathLevel
 from apps.paging.verification import channel_save
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Channel)
@@ -32,25 +22,25 @@ class ChannelAdmin(admin.ModelAdmin[Channel]):
         channel_save(channel=obj)
 
 
-class PathLevelInline(ReadOnlyMixin, admin.TabularInline[PathLevel, Escalation]):
+class PathLevelInline(ReadOnlyAdminMixin, admin.TabularInline[PathLevel, Escalation]):
     model = PathLevel
     fields = ("position", "role_name", "ack_timeout_seconds")
 
 
 @admin.register(Escalation)
-class EscalationAdmin(ReadOnlyMixin, admin.ModelAdmin[Escalation]):
+class EscalationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Escalation]):
     list_display = ("incident", "state", "current_level", "next_step_due_at", "acknowledged_name", "acknowledged_at")
     list_filter = ("state",)
     inlines = [PathLevelInline]
 
 
-class AttemptInline(ReadOnlyMixin, admin.TabularInline[DeliveryAttempt, Page]):
+class AttemptInline(ReadOnlyAdminMixin, admin.TabularInline[DeliveryAttempt, Page]):
     model = DeliveryAttempt
     fields = ("kind", "priority", "address", "started_at", "finished_at", "outcome", "detail")
 
 
 @admin.register(Page)
-class PageAdmin(ReadOnlyMixin, admin.ModelAdmin[Page]):
+class PageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Page]):
     list_display = ("created_at", "incident", "contact_name", "level", "state")
     list_filter = ("state",)
     inlines = [AttemptInline]
