@@ -48,6 +48,17 @@
     }
   });
 
+  // A push that changes nothing must not replace what is on screen: a click landing on a button
+  // while it is swapped for an identical copy would be lost.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var detail = event.detail;
+    var incoming = detail.fragment && detail.fragment.nodeType === 11 ? detail.fragment.firstElementChild : detail.fragment;
+    if (incoming && detail.target && incoming.className === detail.target.className &&
+        incoming.innerHTML === detail.target.innerHTML) {
+      detail.shouldSwap = false;
+    }
+  });
+
   function ageText(seconds) {
     if (seconds < 60) return "just now";
     var minutes = Math.floor(seconds / 60);
