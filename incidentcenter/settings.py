@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.incidents",
     "apps.comms",
     "apps.paging",
+    "apps.remediation",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +111,34 @@ BACKUP_DIR = env_path("BACKUP_DIR", VAR_DIR / "backups")
 MAINTENANCE_DIR = env_path("MAINTENANCE_DIR", VAR_DIR / "maintenance")
 EVIDENCE_DIR = env_path("EVIDENCE_DIR", VAR_DIR / "evidence")
 WEB_ROOT = env_path("WEB_ROOT", VAR_DIR / "www")
+
+# --- Remediation actions (apps.remediation; README "Remediation actions") -----------------------
+# These are read on each host's worker, where the actions run: what the web side may ask is
+# checked again against them there.
+# The protected database's application role whose password `reset_credentials` rotates, and the
+# file (mode 0600) where the new password is written for the application to read.
+TARGET_APP_ROLE = env_str("TARGET_APP_ROLE")
+TARGET_SECRET_FILE = env_path("TARGET_SECRET_FILE", VAR_DIR / "secrets" / "target-db-password")
+# The service manager `restart_service` uses: "systemctl" or "pm2", and the program to call.
+SERVICE_MANAGER = env_str("SERVICE_MANAGER", "systemctl")
+if SERVICE_MANAGER not in {"systemctl", "pm2"}:
+    raise ImproperlyConfigured(f"SERVICE_MANAGER={SERVICE_MANAGER!r}: use systemctl or pm2")
+SERVICE_MANAGER_BIN = env_str("SERVICE_MANAGER_BIN", SERVICE_MANAGER)
+# `firewall_lockdown` only shows its ufw commands unless this host enables it.
+FIREWALL_BIN = env_str("FIREWALL_BIN", "ufw")
+FIREWALL_APPLY = env_bool("FIREWALL_APPLY", default=False)
+# The site as visitors reach it: `maintenance_mode` fetches it to prove the page is served.
+MAINTENANCE_CHECK_URL = env_str("MAINTENANCE_CHECK_URL")
+# Log files `capture_forensics` copies into its bundle (before they rotate).
+FORENSIC_LOG_FILES = env_list("FORENSIC_LOG_FILES", [])
+# The PostgreSQL client programs (pg_dump, pg_restore, psql) and the scratch database prefix.
+PG_BIN_DIR = env_str("PG_BIN_DIR")
+# Runs queued but unclaimed this long are sent again; running runs whose worker has not beaten
+# for this long are lost.
+REMEDIATION_RESEND_SECONDS = env_int("REMEDIATION_RESEND_SECONDS", 30, minimum=1)
+REMEDIATION_LOST_SECONDS = env_int("REMEDIATION_LOST_SECONDS", 60, minimum=2)
+REMEDIATION_HEARTBEAT_SECONDS = env_int("REMEDIATION_HEARTBEAT_SECONDS", 5, minimum=1)
+REMEDIATION_SWEEP_SECONDS = env_int("REMEDIATION_SWEEP_SECONDS", 15, minimum=1)
 
 # --- Redis, channels and Celery ----------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -175,6 +204,7 @@ HEALTH_SAMPLE_SECONDS = env_int("HEALTH_SAMPLE_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "health-fan-out": {"task": "health.fan_out", "schedule": float(HEALTH_SAMPLE_SECONDS)},
     "health-fold-and-prune": {"task": "health.fold_and_prune", "schedule": 60.0},
+    "remediation-sweep": {"task": "remediation.sweep", "schedule": float(REMEDIATION_SWEEP_SECONDS)},
 }
 # Workers announce themselves in Redis this often; /readyz treats a key older than the TTL as gone.
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)

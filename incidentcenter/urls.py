@@ -20,6 +20,7 @@ urlpatterns = [
     path("health/", include("apps.health.urls")),
     path("hooks/alertmanager/", health_views.alertmanager_webhook, name="alertmanager_webhook"),
     path("paging/", include("apps.paging.urls")),
+    path("actions/", include("apps.remediation.urls")),
     path("", include("apps.comms.urls")),
     path("", include("apps.incidents.urls")),
 ]

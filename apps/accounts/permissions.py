@@ -25,6 +25,11 @@ def _role(user: Any) -> str | None:
     return str(user.role)
 
 
+def role_of(user: Any) -> str | None:
+    """The user's role, or None for anonymous and deactivated users."""
+    return _role(user)
+
+
 def can_view(user: Any) -> bool:
     """Every signed-in role sees incidents, runbooks, contacts and the board."""
     return _role(user) is not None
@@ -33,6 +38,18 @@ def can_view(user: Any) -> bool:
 def can_work_incidents(user: Any) -> bool:
     """Declare incidents, change them, tick the checklist, log notifications, write notes."""
     return _role(user) in {Role.RESPONDER, Role.ADMIN}
+
+
+def can_approve_actions(user: Any) -> bool:
+    """Approve or reject a dangerous remediation run someone else requested (subject to the
+    action's approval rule)."""
+    return _role(user) in {Role.MANAGER, Role.ADMIN}
+
+
+def can_read_evidence(user: Any) -> bool:
+    """Download forensic bundles and see backups: the people who handle the incident, not the
+    communications role."""
+    return _role(user) in {Role.RESPONDER, Role.MANAGER, Role.ADMIN}
 
 
 def can_manage_setup(user: Any) -> bool:
@@ -45,6 +62,8 @@ class Capabilities:
     view: bool
     work_incidents: bool
     manage_setup: bool
+    approve_actions: bool
+    read_evidence: bool
 
 
 def capabilities_for(user: Any) -> Capabilities:
@@ -52,6 +71,8 @@ def capabilities_for(user: Any) -> Capabilities:
         view=can_view(user),
         work_incidents=can_work_incidents(user),
         manage_setup=can_manage_setup(user),
+        approve_actions=can_approve_actions(user),
+        read_evidence=can_read_evidence(user),
     )
 
 

@@ -281,6 +281,21 @@ def checklist_item_set_state(
     return item
 
 
+def checklist_item_complete_by_run(*, incident_id: int, item_id: int, user: User | None, run_ref: str) -> bool:
+    """A remediation run that succeeded and verified its own work ticks its runbook step (if the
+    step is still pending and the incident open). Recorded as done by the run's requester."""
+    with transaction.atomic():
+        incident = _locked(incident_id)
+        item = ChecklistItem.objects.select_for_update().get(pk=item_id, incident=incident)
+        if incident.status == Incident.Status.CLOSED or item.state != ChecklistItem.State.PENDING:
+            return False
+        item.state, item.completed_by, item.completed_at = ChecklistItem.State.DONE, user, timezone.now()
+        item.save(update_fields=["state", "completed_by", "completed_at"])
+        _timeline(incident, user, TimelineEntry.Kind.CHECKLIST, f"Done: {item.title} (verified by {run_ref})")
+    announce_incident_changed(incident.pk)
+    return True
+
+
 def _ack_timeout_minutes(contact: Contact | None) -> int:
     if contact is None:
         return DEFAULT_ACK_TIMEOUT_MINUTES

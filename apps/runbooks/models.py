@@ -34,11 +34,14 @@ class Action(models.TextChoices):
     MAINTENANCE_MODE = "maintenance_mode", "Maintenance mode"
     BACKUP_DATABASE = "backup_database", "Back up the database"
     RESTORE_DATABASE = "restore_database", "Restore the database"
+    VERIFY_BACKUP = "verify_backup", "Verify a backup"
     RESTART_SERVICE = "restart_service", "Restart a service"
     CAPTURE_FORENSICS = "capture_forensics", "Capture forensic evidence"
     RESET_CREDENTIALS = "reset_credentials", "Reset credentials"
     FIREWALL_LOCKDOWN = "firewall_lockdown", "Firewall lockdown"
     TERMINATE_DB_CONNECTIONS = "terminate_db_connections", "Terminate database connections"
+    SNAPSHOT_WEB_CONTENT = "snapshot_web_content", "Snapshot web content"
+    VERIFY_WEB_CONTENT = "verify_web_content", "Verify web content"
     RESTORE_WEB_CONTENT = "restore_web_content", "Restore web content"
 
 

@@ -13,7 +13,9 @@ from django.core.exceptions import PermissionDenied
 from apps.accounts.models import User
 from apps.accounts.permissions import (
     Capabilities,
+    can_approve_actions,
     can_manage_setup,
+    can_read_evidence,
     can_view,
     can_work_incidents,
     capabilities_for,
@@ -60,7 +62,26 @@ def test_role_permissions_matrix(who: str, expected: tuple[bool, bool, bool]) ->
 
 @pytest.mark.parametrize(("who", "expected"), MATRIX.items())
 def test_templates_get_the_same_answers(who: str, expected: tuple[bool, bool, bool]) -> None:
-    assert capabilities_for(_who(who)) == Capabilities(*expected)
+    user = _who(who)
+    assert capabilities_for(user) == Capabilities(
+        *expected, approve_actions=can_approve_actions(user), read_evidence=can_read_evidence(user)
+    )
+
+
+APPROVE_AND_EVIDENCE = {
+    "anonymous": (False, False),
+    "responder": (False, True),
+    "manager": (True, True),
+    "communications": (False, False),
+    "admin": (True, True),
+    "inactive_manager": (False, False),
+}
+
+
+@pytest.mark.parametrize(("who", "expected"), APPROVE_AND_EVIDENCE.items())
+def test_who_approves_actions_and_reads_evidence(who: str, expected: tuple[bool, bool]) -> None:
+    user = _who(who)
+    assert (can_approve_actions(user), can_read_evidence(user)) == expected
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,71 @@
+"""What a run's page shows, assembled once for the HTTP view and the websocket consumer, so a
+live update and a reload render the same thing."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from apps.accounts.permissions import capabilities_for
+from apps.remediation import catalog, rules, selectors
+from apps.remediation.models import ActionRun, RunLogLine
+
+SHOWN_LINES = 2000
+
+
+def undo_link(run: ActionRun) -> str:
+    """The form of this run's undo, pre-filled, or "" when there is none to offer."""
+    if run.state != ActionRun.State.SUCCEEDED or run.dry_run:
+        return ""
+    try:
+        undo = catalog.get(run.action).undo(run.params, run.result)
+    except KeyError:
+        return ""
+    if undo is None:
+        return ""
+    action_key, params = undo
+    query: dict[str, Any] = {f"p-{name}": value for name, value in params.items()}
+    query.update({"host": run.host.name, "undoes": run.pk})
+    if run.incident_id:
+        query["incident"] = run.incident_id
+    return f"{reverse('remediation:new', args=[action_key])}?{urlencode(query)}"
+
+
+def run_context(run: ActionRun, user: Any) -> dict[str, Any]:
+    try:
+        action: catalog.RemediationAction | None = catalog.get(run.action)
+    except KeyError:
+        action = None
+    total = RunLogLine.objects.filter(run=run).count()
+    lines = list(RunLogLine.objects.filter(run=run).order_by("seq")[max(0, total - SHOWN_LINES) :])
+    return {
+        "run": run,
+        "action": action,
+        "describe": action.describe(run.params) if action else run.action,
+        "lines": lines,
+        "hidden_lines": max(0, total - SHOWN_LINES),
+        "artifacts": list(run.artifacts.all()),
+        "undo_url": undo_link(run),
+        "undo_note": action.undo_note() if action and action.changes_state else "",
+        "may_approve": run.state == ActionRun.State.AWAITING_APPROVAL and rules.may_approve(user, run),
+        "may_cancel": run.state in (ActionRun.State.AWAITING_APPROVAL, ActionRun.State.QUEUED)
+        and rules.may_cancel(user, run),
+        "may_keep": run.revert_due_at is not None
+        and run.revert_settled_at is None
+        and run.state == ActionRun.State.SUCCEEDED
+        and bool(catalog.get(run.action).permission(user)),
+        "can": capabilities_for(user),
+        "user": user,
+    }
+
+
+def render_run_live(run_id: int, user: Any) -> str:
+    run = selectors.runs_listed().get(pk=run_id)
+    return render_to_string("remediation/run_detail.html#live", run_context(run, user))
+
+
+def render_board_section(user: Any) -> str:
+    return render_to_string("remediation/_board_section.html", {"section": selectors.board_context(user), "oob": True})

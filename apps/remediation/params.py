@@ -1,0 +1,59 @@
+"""Parameter fields shared by the actions. Each refuses what could reach a command or a path it
+should not: shell metacharacters, "..", absolute paths, names not in the host's lists."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+
+from apps.remediation.context import SAFE_NAME
+
+LABEL = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{0,29}$", "A label is up to 30 lower-case letters, digits and hyphens, e.g. emergency."
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class MessageField(forms.CharField):
+    """Free text shown to people (a maintenance message): any characters but control codes; it
+    is HTML-escaped wherever it is written and never reaches a command."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 500)
+        super().__init__(**kwargs)
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value and _CONTROL.search(value):
+            raise ValidationError("The message may not contain control characters.")
+
+
+def label_field(**kwargs: Any) -> forms.CharField:
+    return forms.CharField(max_length=30, validators=[LABEL], **kwargs)
+
+
+def file_name_valid(name: str) -> bool:
+    return bool(SAFE_NAME.match(name)) and ".." not in name
+
+
+class ArtifactChoiceField(forms.ChoiceField):
+    """A file this host produced earlier (a backup, a snapshot), chosen by name from the record
+    (or "latest"); anything else is refused before it reaches the worker, and again there."""
+
+    def __init__(self, *, kind: str, allow_latest: bool = True, **kwargs: Any) -> None:
+        self.kind = kind
+        self.allow_latest = allow_latest
+        super().__init__(choices=[], **kwargs)
+
+    def bind_host(self, host: Any) -> None:
+        from apps.remediation.models import Artifact
+
+        names: list[tuple[str, str]] = [("latest", "The newest")] if self.allow_latest else []
+        if host is not None:
+            for artifact in Artifact.objects.filter(host=host, kind=self.kind).order_by("-created_at")[:200]:
+                names.append((artifact.name, f"{artifact.name} ({artifact.created_at:%Y-%m-%d %H:%M} UTC)"))
+        self.choices = names
