@@ -44,6 +44,8 @@ def _missing(marker: str) -> str | None:
             return "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
         if not _reachable(settings.REDIS_URL, 6379):
             return f"Redis at {settings.REDIS_URL} does not answer"
+    if marker == "nginx" and not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")):
+        return "needs nginx (apt-get install nginx-light)"
     if marker == "browser" and not shutil.which(CHROMIUM):
         return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
     return None
@@ -61,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        for marker in ("postgres", "redis", "browser"):
+        for marker in ("postgres", "redis", "browser", "nginx"):
             if item.get_closest_marker(marker) is None:
                 continue
             reason = _missing(marker)

@@ -35,8 +35,10 @@ class RunRuleError(Exception):
 
 
 def _describe(run: ActionRun) -> str:
-    action = catalog.get(run.action)
-    text = action.describe(run.params)
+    try:
+        text = catalog.get(run.action).describe(run.params)
+    except KeyError:
+        text = f"unknown action {run.action!r}"
     return f"{'Dry run of ' if run.dry_run else ''}{text} on {run.host.name} (run #{run.pk})"
 
 
