@@ -301,3 +301,19 @@ def test_a_recorded_name_cannot_reach_outside_its_folder(responder_client, local
     )
     response = responder_client.get(reverse("remediation:download", args=[missing.pk]))
     assert response.status_code == 404
+
+
+def test_admins_set_approval_rules_and_runs_are_read_only_in_the_admin(admin_client_, responder, local_host):
+    response = admin_client_.post(
+        "/admin/remediation/approvalrule/add/",
+        {"action": "maintenance_mode", "needs_approval": "on", "managers_may_approve": "on", "allow_break_glass": ""},
+    )
+    assert response.status_code == 302
+    run = request_run(responder, "maintenance_mode", {"mode": "off"}, host=local_host)
+    assert run.state == ActionRun.State.AWAITING_APPROVAL
+    with pytest.raises(services.RunRuleError, match="may not be run by breaking the glass"):
+        request_run(responder, "maintenance_mode", {"mode": "off"}, host=local_host, break_glass_reason="hurry")
+    assert admin_client_.post("/admin/remediation/approvalrule/add/", {"action": "rm_rf"}).status_code == 200
+    assert admin_client_.get(f"/admin/remediation/actionrun/{run.pk}/change/").status_code == 200
+    assert admin_client_.post(f"/admin/remediation/actionrun/{run.pk}/delete/").status_code == 403
+    assert admin_client_.get("/admin/remediation/runlogline/add/").status_code == 403
