@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.urls import reverse
 
 from apps.health.models import Host
 from apps.remediation import catalog
@@ -44,6 +45,17 @@ class RunOptionsForm(forms.Form):
     def __init__(self, *args: Any, action: catalog.RemediationAction, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.action = action
+        # Choosing another host reloads the form for it (its backups, its services), keeping
+        # what was typed.
+        self.fields["host"].widget.attrs.update(
+            {
+                "hx-get": reverse("remediation:new", args=[action.key]),
+                "hx-trigger": "change",
+                "hx-include": "[name^='p-'], [name='incident'], [name='step'], [name='undoes']",
+                "hx-target": "body",
+                "hx-push-url": "true",
+            }
+        )
         if not action.revert_timer:
             del self.fields["revert_minutes"]
         if not action.changes_state:

@@ -317,3 +317,14 @@ def test_admins_set_approval_rules_and_runs_are_read_only_in_the_admin(admin_cli
     assert admin_client_.get(f"/admin/remediation/actionrun/{run.pk}/change/").status_code == 200
     assert admin_client_.post(f"/admin/remediation/actionrun/{run.pk}/delete/").status_code == 403
     assert admin_client_.get("/admin/remediation/runlogline/add/").status_code == 403
+
+
+def test_choosing_another_host_reloads_the_form_for_it_keeping_what_was_typed(responder_client, local_host):
+    other = Host.objects.create(name="web-2")
+    url = reverse("remediation:new", args=["maintenance_mode"])
+    form = responder_client.get(url).content.decode()
+    assert f'hx-get="{url}"' in form
+    assert "csrfmiddlewaretoken" not in form.split('hx-include="')[1].split('"')[0]
+    again = responder_client.get(url, {"host": other.name, "p-message": "Kept <text>"}).content.decode()
+    assert '<option value="web-2" selected>' in again
+    assert "Kept &lt;text&gt;" in again
