@@ -34,6 +34,15 @@ def action_folders(tmp_path: Path) -> Iterator[dict[str, Path]]:
         yield folders
 
 
+@pytest.fixture(autouse=True)
+def _heartbeat_stores_no_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In these tests the run row lives in the test's open transaction, which the heartbeat
+    thread's own connection cannot see: its flush of the log buffer would wait on that
+    transaction while this thread waits on the flush lock (a deadlock). The executor's own
+    flushes, on this thread, store the lines; a real worker's heartbeat flushes as before."""
+    monkeypatch.setattr(executor, "FLUSH_SECONDS", 3600)
+
+
 @pytest.fixture
 def local_host(db: None) -> Host:
     """The host this test process's worker serves (INCIDENTCENTER_HOST)."""
