@@ -72,6 +72,10 @@ class RemediationAction:
         """Who may request it (the web side) — responders and admins unless an action says otherwise."""
         return can_work_incidents(user)
 
+    def host_problem(self, host: Host) -> str:
+        """Why this action cannot run on `host` ("" when it can): the hosts it may run on."""
+        return ""
+
     def execute(self, ctx: RunContext, params: dict[str, Any]) -> Outcome:
         raise NotImplementedError
 

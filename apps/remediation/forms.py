@@ -61,6 +61,12 @@ class RunOptionsForm(forms.Form):
         if not action.changes_state:
             del self.fields["dry_run"]
 
+    def clean_host(self) -> Host:
+        host: Host = self.cleaned_data["host"]
+        if problem := self.action.host_problem(host):
+            raise forms.ValidationError(problem)
+        return host
+
 
 def params_form(
     action: catalog.RemediationAction, host: Host | None, data: Any = None, initial: Any = None

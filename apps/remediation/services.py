@@ -47,28 +47,37 @@ def _on_timeline(run: ActionRun, summary: str, author: User | None) -> None:
         timeline_record(incident_id=run.incident_id, kind=TimelineEntry.Kind.ACTION, summary=summary, author=author)
 
 
-def _send(run_id: int, queue: str) -> None:
-    """After commit: the run's id to its host's queue. If the broker is down the run stays queued
-    and the sweeper sends it again when Redis is back: nothing requested is dropped."""
-    from apps.core.dispatch import enqueue
-    from apps.remediation.tasks import execute_run
-
+def _note_sent(run_id: int) -> None:
     ActionRun.objects.filter(pk=run_id, state=State.QUEUED).update(
         queued_at=timezone.now(), send_count=F("send_count") + 1
     )
-    enqueue(execute_run, run_id, queue=queue)
+
+
+def _publish(run_id: int, queue: str) -> None:
+    """The run's id to its host's queue. If the broker is down the run stays queued and the
+    sweeper sends it again when Redis is back: nothing requested is dropped."""
+    from apps.core.dispatch import enqueue
+    from apps.remediation.tasks import execute_run
+
+    try:
+        enqueue(execute_run, run_id, queue=queue)
+    except Exception:
+        logger.warning("run %s could not be sent now; the sweeper will send it again", run_id, exc_info=True)
 
 
 def _queue(run: ActionRun) -> None:
+    """In the run's transaction: note the send; the message leaves as soon as it commits, with
+    nothing before it (the note is written here rather than after the commit, which would delay
+    every run's start by one more statement)."""
+    _note_sent(run.pk)
     run_id, queue = run.pk, run.host.queue
-    transaction.on_commit(lambda: _send_robust(run_id, queue))
+    transaction.on_commit(lambda: _publish(run_id, queue))
 
 
 def _send_robust(run_id: int, queue: str) -> None:
-    try:
-        _send(run_id, queue)
-    except Exception:
-        logger.warning("run %s could not be sent now; the sweeper will send it again", run_id, exc_info=True)
+    """The sweeper's send again (outside any transaction)."""
+    _note_sent(run_id)
+    _publish(run_id, queue)
 
 
 def session_digest(session_key: str | None) -> str:
@@ -99,6 +108,8 @@ def run_request(*, user: User, request: RunRequest) -> ActionRun:
     action = catalog.get(request.action)
     if not action.permission(user):
         raise RunRuleError("Your role does not allow this action.")
+    if problem := action.host_problem(request.host):
+        raise RunRuleError(problem)
     if request.incident is not None and request.incident.status == Incident.Status.CLOSED:
         raise RunRuleError("The incident is closed: run the action without it, or reopen it first.")
     if request.checklist_item is not None and (

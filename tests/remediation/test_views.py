@@ -328,3 +328,18 @@ def test_choosing_another_host_reloads_the_form_for_it_keeping_what_was_typed(re
     again = responder_client.get(url, {"host": other.name, "p-message": "Kept <text>"}).content.decode()
     assert '<option value="web-2" selected>' in again
     assert "Kept &lt;text&gt;" in again
+
+
+def test_an_action_refuses_a_host_it_cannot_run_on(responder_client, responder, local_host):
+    bare = Host.objects.create(name="bare-1")
+    response = responder_client.post(
+        reverse("remediation:new", args=["restart_service"]), {"host": bare.name, "p-service": "nginx"}
+    )
+    assert response.status_code == 400
+    assert "bare-1 has no services to restart" in response.content.decode()
+    with pytest.raises(services.RunRuleError, match="no services to restart"):
+        services.run_request(
+            user=responder,
+            request=services.RunRequest(action="restart_service", host=bare, params={"service": "nginx"}),
+        )
+    assert not ActionRun.objects.exists()

@@ -77,6 +77,11 @@ class RestartService(RemediationAction):
     def describe(self, params: dict[str, Any]) -> str:
         return f"Restart {params.get('service', '?')}"
 
+    def host_problem(self, host: Any) -> str:
+        if not allowed_services(host):
+            return f"{host.name} has no services to restart: an admin lists them on the host (its watched services)."
+        return ""
+
     def undo_note(self) -> str:
         return "A restart has no undo."
 
