@@ -199,6 +199,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# A worker keeps its database connection across tasks (Celery closes it after every task
+# otherwise, and a fresh PostgreSQL connection costs ~20 ms before a remediation run can be
+# claimed); one that no longer answers is dropped before the next task (incidentcenter/celery.py).
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 100, minimum=0) or None
 # Every host's worker samples it this often; a host silent for three intervals is unreachable.
 HEALTH_SAMPLE_SECONDS = env_int("HEALTH_SAMPLE_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
