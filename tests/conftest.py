@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 
 from apps.accounts.models import User
 from apps.runbooks.models import Runbook
@@ -72,6 +72,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if REQUIRE_SERVICES:
                 raise pytest.UsageError(f"REQUIRE_SERVICES=1 and {item.nodeid} {reason}")
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _host_folders_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test writes backups, maintenance pages, evidence or a demo website under the project's
+    own var/ folder."""
+    root = tmp_path_factory.mktemp("host-folders")
+    names = ("BACKUP_DIR", "MAINTENANCE_DIR", "EVIDENCE_DIR", "WEB_ROOT")
+    with override_settings(**{name: root / name.lower() for name in names}):
+        yield
 
 
 @pytest.fixture

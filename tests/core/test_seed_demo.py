@@ -185,3 +185,15 @@ def test_the_demo_admin_opens_the_contact_sheet_editor(demo_password: str) -> No
 
     assert "Demo Database Administrator" in html
     assert reverse("contacts:create") in html
+
+
+def test_a_demo_website_is_written_only_where_none_exists(tmp_path) -> None:
+    from django.test import override_settings
+
+    site = tmp_path / "www"
+    with override_settings(WEB_ROOT=site):
+        assert "Demo website written" in _seed()
+        assert "Mvono Shop" in (site / "index.html").read_text()
+        (site / "index.html").write_text("the real site")
+        assert "Demo website written" not in _seed()
+    assert (site / "index.html").read_text() == "the real site"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -72,9 +73,28 @@ class Command(BaseCommand):
                 for username, role, first, last in DEMO_USERS
                 if user_ensure(username=username, role=role, password=password, first_name=first, last_name=last)[1]
             ]
+        if _demo_website(Path(settings.WEB_ROOT)):
+            self.stdout.write(f"Demo website written to {settings.WEB_ROOT} (for the web content actions).")
         if created:
             shown = "from DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else password
             self.stdout.write(self.style.WARNING(f"Demo users created: {', '.join(created)}; password: {shown}"))
         else:
             self.stdout.write("Demo users already exist; their passwords are unchanged.")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+
+DEMO_PAGES = {
+    "index.html": '<!doctype html>\n<title>Mvono Shop</title>\n<h1>Mvono Shop</h1>\n<p>Welcome. <a href="about.html">About us</a></p>\n',
+    "about.html": "<!doctype html>\n<title>About Mvono</title>\n<h1>About us</h1>\n<p>A demo page of the protected website.</p>\n",
+}
+
+
+def _demo_website(root: Path) -> bool:
+    """A small stand-in for the protected website, so snapshot, verify and restore of web content
+    can be tried at once. Only where WEB_ROOT does not exist yet: a real site is never touched."""
+    if root.exists():
+        return False
+    root.mkdir(parents=True)
+    for name, html in DEMO_PAGES.items():
+        (root / name).write_text(html, encoding="utf-8")
+    return True
