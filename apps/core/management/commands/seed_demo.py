@@ -84,8 +84,11 @@ class Command(BaseCommand):
 
 
 DEMO_PAGES = {
-    "index.html": '<!doctype html>\n<title>Mvono Shop</title>\n<h1>Mvono Shop</h1>\n<p>Welcome. <a href="about.html">About us</a></p>\n',
-    "about.html": "<!doctype html>\n<title>About Mvono</title>\n<h1>About us</h1>\n<p>A demo page of the protected website.</p>\n",
+    "index.html": (
+        "<!doctype html>\n<title>Mvono Shop</title>\n<h1>Mvono Shop</h1>\n"
+        '<p>Welcome. <a href="about.html">About us</a></p>\n'
+    ),
+    "about.html": "<!doctype html>\n<title>About Mvono</title>\n<h1>About us</h1>\n<p>A demo page.</p>\n",
 }
 
 
