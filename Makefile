@@ -88,6 +88,8 @@ bench: install
 	$(BIN)/python benchmarks/health_sampler_cpu.py
 	$(BIN)/python benchmarks/health_fanout.py
 	$(BIN)/python benchmarks/escalation_timing.py
+	$(BIN)/python benchmarks/remediation_dispatch.py
+	$(BIN)/python benchmarks/remediation_backup_restore.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

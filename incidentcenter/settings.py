@@ -131,8 +131,12 @@ FIREWALL_APPLY = env_bool("FIREWALL_APPLY", default=False)
 MAINTENANCE_CHECK_URL = env_str("MAINTENANCE_CHECK_URL")
 # Log files `capture_forensics` copies into its bundle (before they rotate).
 FORENSIC_LOG_FILES = env_list("FORENSIC_LOG_FILES", [])
-# The PostgreSQL client programs (pg_dump, pg_restore, psql) and the scratch database prefix.
+# The PostgreSQL client programs (pg_dump, pg_restore), and the prefix of verify_backup's scratch
+# databases (created and dropped on the protected database's server).
 PG_BIN_DIR = env_str("PG_BIN_DIR")
+PG_SCRATCH_PREFIX = env_str("PG_SCRATCH_PREFIX", "ic_verify_")
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,30}", PG_SCRATCH_PREFIX):
+    raise ImproperlyConfigured(f"PG_SCRATCH_PREFIX={PG_SCRATCH_PREFIX!r}: lower-case letters, digits and _ only")
 # Runs queued but unclaimed this long are sent again; running runs whose worker has not beaten
 # for this long are lost.
 REMEDIATION_RESEND_SECONDS = env_int("REMEDIATION_RESEND_SECONDS", 30, minimum=1)

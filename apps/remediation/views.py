@@ -12,7 +12,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from apps.accounts.permissions import can_read_evidence, can_view, require
 from apps.core.http import AppRequest
@@ -180,6 +182,8 @@ def _decide(request: AppRequest, pk: int, decide: Any, done: str) -> HttpRespons
         messages.error(request, str(error))
     else:
         messages.success(request, done.format(run=run))
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("remediation:run", args=[run.pk]))
     return redirect("remediation:run", pk=run.pk)
 
 

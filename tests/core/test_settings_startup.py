@@ -100,3 +100,18 @@ def test_deployment_checks_catch_a_weakened_setting(overrides: dict[str, str], c
 
     assert result.returncode != 0
     assert check_id in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"SERVICE_MANAGER": "rc.d"}, "SERVICE_MANAGER='rc.d': use systemctl or pm2"),
+        ({"PG_SCRATCH_PREFIX": "x; DROP"}, "PG_SCRATCH_PREFIX='x; DROP': lower-case letters"),
+        ({"REMEDIATION_LOST_SECONDS": "1"}, "REMEDIATION_LOST_SECONDS"),
+    ],
+)
+def test_a_bad_remediation_setting_stops_startup(overrides: dict[str, str], message: str) -> None:
+    env = _production_env(SECRET_KEY=_secret_key(), ALLOWED_HOSTS="example.com", **overrides)
+    result = _run(["manage.py", "check"], env)
+    assert result.returncode != 0
+    assert message in result.stderr

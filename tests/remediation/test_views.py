@@ -343,3 +343,14 @@ def test_an_action_refuses_a_host_it_cannot_run_on(responder_client, responder, 
             request=services.RunRequest(action="restart_service", host=bare, params={"service": "nginx"}),
         )
     assert not ActionRun.objects.exists()
+
+
+def test_decisions_from_a_live_page_go_through_htmx_and_land_on_the_run(responder_client, manager_client, local_host):
+    ApprovalRule.objects.create(action="maintenance_mode", needs_approval=True)
+    _post_maintenance(responder_client, local_host)
+    run = ActionRun.objects.get()
+    response = manager_client.post(reverse("remediation:approve", args=[run.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("remediation:run", args=[run.pk])
+    run.refresh_from_db()
+    assert run.state == ActionRun.State.QUEUED
