@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.conf import settings
 from django.utils import timezone
@@ -46,19 +47,20 @@ class Widget:
     def stale_after_seconds(self) -> int:
         return settings.HEALTH_SAMPLE_SECONDS * STALE_INTERVALS
 
-    @property
+    # Cached: the widget template reads each of these several times, on every host every round.
+    @cached_property
     def is_stale(self) -> bool:
         if self.sample is None:
             return True
         return (self.now - self.sample.taken_at).total_seconds() > self.stale_after_seconds
 
-    @property
+    @cached_property
     def state(self) -> str:
         if self.sample is None:
             return "nodata"
         return "stale" if self.is_stale else self.sample.state
 
-    @property
+    @cached_property
     def sparkline(self) -> str:
         return sparkline_points(self.points)
 
@@ -130,10 +132,18 @@ def _thin(values: list[float], limit: int) -> list[float]:
     return [values[int(i * step)] for i in range(limit)]
 
 
-def widgets(hosts: Sequence[Host], probes: Sequence[str] | None = None) -> list[Widget]:
+def widgets(
+    hosts: Sequence[Host],
+    probes: Sequence[str] | None = None,
+    *,
+    latest: dict[tuple[int, str], Sample] | None = None,
+    series: dict[tuple[int, str], list[float]] | None = None,
+) -> list[Widget]:
+    """The widgets of these hosts; `latest` and `series` spare their queries when the caller
+    has them already (a worker's round reads the newest samples once for widgets and strip)."""
     probes = list(probes) if probes is not None else list(periodic_probes())
-    latest = latest_samples(hosts, probes)
-    series = recent_values(hosts, probes)
+    latest = latest if latest is not None else latest_samples(hosts, probes)
+    series = series if series is not None else recent_values(hosts, probes)
     now = timezone.now()
     return [
         Widget(host, probe, latest.get((host.pk, probe)), series.get((host.pk, probe), []), now)
@@ -169,9 +179,11 @@ class HostStatus:
 STRIP_PROBES = (Probe.CPU, Probe.MEMORY, Probe.DISK, Probe.POSTGRES, Probe.WEBSITE)
 
 
-def host_statuses(hosts: Sequence[Host] | None = None) -> list[HostStatus]:
+def host_statuses(
+    hosts: Sequence[Host] | None = None, *, latest: dict[tuple[int, str], Sample] | None = None
+) -> list[HostStatus]:
     hosts = list(hosts) if hosts is not None else list(Host.objects.all())
-    latest = latest_samples(hosts)
+    latest = latest if latest is not None else latest_samples(hosts)
     now = timezone.now()
     statuses = []
     for host in hosts:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -91,6 +93,37 @@ def test_load_uptime_and_processes_are_real(host: Host) -> None:
     assert [p["cpu"] for p in by_cpu] == sorted((p["cpu"] for p in by_cpu), reverse=True)
     assert [p["memory"] for p in by_memory] == sorted((p["memory"] for p in by_memory), reverse=True)
     assert all(isinstance(p["pid"], int) and p["name"] for p in by_cpu + by_memory)
+
+
+def test_the_process_table_shows_a_busy_process_with_its_cpu_memory_and_owner(host: Host) -> None:
+    # Read from /proc on Linux: the CPU share is since the previous read, per core, as psutil's.
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 5\nwhile time.time() < end: pass"])
+    try:
+        system.top_processes(host)
+        time.sleep(1)
+        reading = system.top_processes(host)
+        name = psutil.Process(busy.pid).name()
+    finally:
+        busy.kill()
+        busy.wait()
+    rows = {row["pid"]: row for row in reading.data["by_cpu"]}
+    assert busy.pid in rows, reading.data["by_cpu"]
+    assert rows[busy.pid]["cpu"] > 30
+    assert rows[busy.pid]["user"] == psutil.Process().username()
+    assert rows[busy.pid]["name"] == name
+    mine = next(row for row in reading.data["by_memory"] + reading.data["by_cpu"] if row["pid"] == busy.pid)
+    assert 0 <= mine["memory"] < 100
+    assert reading.value == reading.data["count"] == pytest.approx(len(psutil.pids()), abs=10)
+
+
+def test_the_process_table_has_the_same_shape_through_psutil(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hosts without /proc read it through psutil.
+    monkeypatch.setattr(system, "_HAVE_PROC", False)
+    system.top_processes(host)
+    reading = system.top_processes(host)
+    assert reading.value == reading.data["count"] > 1
+    for row in reading.data["by_cpu"] + reading.data["by_memory"]:
+        assert set(row) == {"pid", "name", "cpu", "memory", "user"}
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import pwd
 import time
 from typing import Any
 
@@ -113,20 +116,18 @@ def uptime(host: Host) -> Reading:
 
 
 def top_processes(host: Host, limit: int = 5) -> Reading:
-    processes: list[dict[str, Any]] = []
-    owners: dict[int, psutil.Process] = {}
-    for proc in psutil.process_iter(["pid", "name", "cpu_percent", "memory_percent"]):
-        info = proc.info
-        owners[info["pid"]] = proc
-        processes.append(
-            {"pid": info["pid"], "name": info["name"] or "?",
-             "cpu": round(info["cpu_percent"] or 0.0, 1), "memory": round(info["memory_percent"] or 0.0, 1)}
-        )  # fmt: skip
+    processes = _proc_table() if _HAVE_PROC else None
+    if processes is None:
+        processes = _psutil_table()
     by_cpu = sorted(processes, key=lambda p: p["cpu"], reverse=True)[:limit]
     by_memory = sorted(processes, key=lambda p: p["memory"], reverse=True)[:limit]
-    # Owners only for the rows shown: looking up every process's user doubled the probe's cost.
+    # Owners (and full names) only for the rows shown: looking up every process's user doubled
+    # the probe's cost.
+    completed: dict[int, tuple[str, str]] = {}
     for row in (*by_cpu, *by_memory):
-        row["user"] = _owner(owners[row["pid"]])
+        if row["pid"] not in completed:
+            completed[row["pid"]] = _name_and_owner(row["pid"], row["name"])
+        row["name"], row["user"] = completed[row["pid"]]
     busiest = by_cpu[0] if by_cpu else {"name": "-", "cpu": 0}
     return Reading(
         Probe.PROCESSES,
@@ -135,6 +136,95 @@ def top_processes(host: Host, limit: int = 5) -> Reading:
         f"{len(processes)} processes; busiest {busiest['name']} {busiest['cpu']}%",
         {"by_cpu": by_cpu, "by_memory": by_memory, "count": len(processes)},
     )
+
+
+def _psutil_table() -> list[dict[str, Any]]:
+    processes: list[dict[str, Any]] = []
+    for proc in psutil.process_iter(["pid", "name", "cpu_percent", "memory_percent"]):
+        info = proc.info
+        processes.append(
+            {"pid": info["pid"], "name": info["name"] or "?",
+             "cpu": round(info["cpu_percent"] or 0.0, 1), "memory": round(info["memory_percent"] or 0.0, 1)}
+        )  # fmt: skip
+    return processes
+
+
+# On Linux the table is read straight from /proc/<pid>/stat, one read per process, which has
+# the name, CPU ticks and resident pages; psutil reads three files per process and was about
+# 30 ms a round here, the costliest part of sampling. CPU % is since this process's previous
+# read, per core, as psutil's cpu_percent() (0 on the first read of a process).
+_HAVE_PROC = os.path.exists("/proc/self/stat")
+_previous_ticks: dict[int, tuple[int, int]] = {}
+_previous_at = 0.0
+
+
+def _proc_table() -> list[dict[str, Any]] | None:
+    global _previous_at
+    try:
+        ticks_per_second = os.sysconf("SC_CLK_TCK")
+        page = os.sysconf("SC_PAGE_SIZE")
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except (OSError, ValueError):
+        return None
+    total_memory = psutil.virtual_memory().total
+    now = time.monotonic()
+    elapsed = now - _previous_at if _previous_at else 0.0
+    seen: dict[int, tuple[int, int]] = {}
+    processes: list[dict[str, Any]] = []
+    for pid in pids:
+        try:
+            fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+            try:
+                data = os.read(fd, 4096)
+            finally:
+                os.close(fd)
+        except OSError:  # gone since the listing, or not ours to read
+            continue
+        close = data.rfind(b")")
+        fields = data[close + 2 :].split()
+        try:
+            ticks, started, pages = int(fields[11]) + int(fields[12]), int(fields[19]), int(fields[21])
+        except (IndexError, ValueError):
+            continue
+        seen[pid] = (started, ticks)
+        before = _previous_ticks.get(pid)
+        cpu = 0.0
+        if elapsed > 0 and before is not None and before[0] == started:
+            cpu = 100 * (ticks - before[1]) / ticks_per_second / elapsed
+        processes.append(
+            {"pid": pid, "name": data[data.find(b"(") + 1 : close].decode(errors="replace") or "?",
+             "cpu": round(cpu, 1), "memory": round(100 * pages * page / total_memory, 1)}
+        )  # fmt: skip
+    _previous_ticks.clear()
+    _previous_ticks.update(seen)
+    _previous_at = now
+    return processes
+
+
+def _name_and_owner(pid: int, name: str) -> tuple[str, str]:
+    """A row's full name (the kernel cuts it at 15 characters) and its owner."""
+    if _HAVE_PROC:
+        try:
+            uid = os.stat(f"/proc/{pid}").st_uid
+        except OSError:
+            return name, "?"
+        if len(name) >= 15:
+            with contextlib.suppress(psutil.Error):
+                name = psutil.Process(pid).name() or name
+        return name, _user_name(uid)
+    try:
+        proc = psutil.Process(pid)
+        return (proc.name() or name if len(name) >= 15 else name), _owner(proc)
+    except psutil.Error:
+        return name, "?"
+
+
+@functools.lru_cache(maxsize=256)
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def _owner(proc: psutil.Process) -> str:
