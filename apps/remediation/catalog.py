@@ -34,8 +34,13 @@ class ActionParams(forms.Form):
                 bind(host)
 
     def stored(self) -> dict[str, Any]:
-        """The cleaned values as stored on the run (JSON): what the worker re-validates."""
-        return {name: _storable(value) for name, value in self.cleaned_data.items()}
+        """The cleaned values as stored on the run (JSON): what the worker re-validates. A choice of
+        "latest" is stored as the file it means now."""
+        stored = {}
+        for name, value in self.cleaned_data.items():
+            resolve = getattr(self.fields[name], "resolve", None)
+            stored[name] = _storable(resolve(value) if resolve is not None and isinstance(value, str) else value)
+        return stored
 
 
 def _storable(value: Any) -> Any:

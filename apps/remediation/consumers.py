@@ -7,6 +7,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from apps.accounts.permissions import can_read_evidence
 from apps.core.concurrency import in_worker_thread
 from apps.incidents.consumers import NOT_ALLOWED, NOT_FOUND, _LiveConsumer
 from apps.remediation import pages
@@ -31,8 +32,9 @@ class RunConsumer(_LiveConsumer):
         await self.push()
 
     async def run_log(self, event: dict[str, Any]) -> None:
-        # Rendered once where the lines were stored; the same for every viewer.
-        await self.send(text_data=str(event.get("html", "")))
+        # Rendered once where the lines were stored; the same for every viewer who may read it.
+        if can_read_evidence(self.scope.get("user")):
+            await self.send(text_data=str(event.get("html", "")))
 
     async def push(self) -> None:
         html = await in_worker_thread(pages.render_run_live)(self.run_id, self.scope["user"])

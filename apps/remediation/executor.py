@@ -48,7 +48,11 @@ class Heartbeat:
                     except Exception:
                         logger.warning("run %s: log lines not stored", self.run_id, exc_info=True)
                 if time.monotonic() >= next_beat:
-                    services.run_heartbeat(self.run_id)
+                    try:
+                        services.run_heartbeat(self.run_id)
+                    except Exception:  # a database hiccup must not silence the run for good
+                        logger.warning("run %s: heartbeat not stored", self.run_id, exc_info=True)
+                        close_old_connections()
                     next_beat = time.monotonic() + settings.REMEDIATION_HEARTBEAT_SECONDS
         finally:
             close_old_connections()

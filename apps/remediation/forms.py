@@ -85,7 +85,7 @@ class RunFilterForm(forms.Form):
     action = forms.ChoiceField(required=False)
     host = forms.CharField(required=False, max_length=63)
     person = forms.CharField(required=False, max_length=150, label="Requested by (username)")
-    incident = forms.IntegerField(required=False, min_value=1, label="Incident number")
+    incident = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Incident number")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from apps.accounts.permissions import capabilities_for
+from apps.accounts.permissions import can_read_evidence, capabilities_for
 from apps.remediation import catalog, rules, selectors
 from apps.remediation.models import ActionRun, RunLogLine
 
@@ -39,15 +39,19 @@ def run_context(run: ActionRun, user: Any) -> dict[str, Any]:
         action: catalog.RemediationAction | None = catalog.get(run.action)
     except KeyError:
         action = None
-    total = RunLogLine.objects.filter(run=run).count()
-    lines = list(RunLogLine.objects.filter(run=run).order_by("seq")[max(0, total - SHOWN_LINES) :])
+    may_read = can_read_evidence(user)
+    total = RunLogLine.objects.filter(run=run).count() if may_read else 0
+    lines = list(RunLogLine.objects.filter(run=run).order_by("seq")[max(0, total - SHOWN_LINES) :]) if may_read else []
     return {
         "run": run,
         "action": action,
         "describe": action.describe(run.params) if action else run.action,
         "lines": lines,
         "hidden_lines": max(0, total - SHOWN_LINES),
-        "artifacts": list(run.artifacts.all()),
+        # File names, hashes and results (user names, addresses, paths) are for the people who
+        # handle the incident, as the files themselves are.
+        "artifacts": list(run.artifacts.all()) if may_read else [],
+        "show_result": may_read,
         "undo_url": undo_link(run),
         "undo_note": action.undo_note() if action and action.changes_state else "",
         "may_approve": run.state == ActionRun.State.AWAITING_APPROVAL and rules.may_approve(user, run),
@@ -56,7 +60,7 @@ def run_context(run: ActionRun, user: Any) -> dict[str, Any]:
         "may_keep": run.revert_due_at is not None
         and run.revert_settled_at is None
         and run.state == ActionRun.State.SUCCEEDED
-        and bool(catalog.get(run.action).permission(user)),
+        and rules.may_keep(user, run),
         "can": capabilities_for(user),
         "user": user,
     }

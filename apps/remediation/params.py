@@ -15,6 +15,8 @@ from apps.remediation.context import SAFE_NAME
 LABEL = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{0,29}$", "A label is up to 30 lower-case letters, digits and hyphens, e.g. emergency."
 )
+# The label of the copies a restore takes of what it replaces.
+SAFETY_LABEL = "pre-restore"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -57,3 +59,21 @@ class ArtifactChoiceField(forms.ChoiceField):
             for artifact in Artifact.objects.filter(host=host, kind=self.kind).order_by("-created_at")[:200]:
                 names.append((artifact.name, f"{artifact.name} ({artifact.created_at:%Y-%m-%d %H:%M} UTC)"))
         self.choices = names
+        self.host = host
+
+    def resolve(self, value: str) -> str:
+        """ "latest" as the concrete file it means now, so the approver and the record show exactly
+        what will be used (not whatever is newest when the worker gets to it). Safety copies
+        taken before a restore ("pre-restore") are never "latest"."""
+        if value != "latest" or self.host is None:
+            return value
+        from apps.remediation.models import Artifact
+
+        newest = (
+            Artifact.objects.filter(host=self.host, kind=self.kind)
+            .exclude(label=SAFETY_LABEL)
+            .order_by("-created_at", "-pk")
+            .values_list("name", flat=True)
+            .first()
+        )
+        return newest or value

@@ -56,6 +56,14 @@ def may_cancel(user: Any, run: ActionRun) -> bool:
     return getattr(user, "pk", None) == run.requested_by_id or may_approve(user, run) or _role(user) == User.Role.ADMIN
 
 
+def may_keep(user: Any, run: ActionRun) -> bool:
+    """Keep a timed change (stop its revert timer): whoever may request that action."""
+    try:
+        return bool(catalog.get(run.action).permission(user))
+    except KeyError:
+        return False
+
+
 def evidence_needed(incident: Incident | None, action_key: str) -> bool:
     """True while this incident's evidence is not yet captured and this action would disturb it."""
     if incident is None or incident.scenario not in EVIDENCE_FIRST_SCENARIOS:

@@ -224,7 +224,9 @@ def run_keep(*, run_id: int, user: User) -> ActionRun:
     """Confirm a timed change: its revert timer stops and the change stays."""
     with transaction.atomic():
         run = _locked_run(run_id)
-        if run.revert_due_at is None or run.revert_settled_at is not None:
+        if not rules.may_keep(user, run):
+            raise RunRuleError("Your role does not allow keeping this change.")
+        if run.revert_due_at is None or run.revert_settled_at is not None or run.state != State.SUCCEEDED:
             raise RunRuleError(f"Run #{run.pk} has no revert timer running.")
         run.revert_settled_at, run.revert_settled_by = timezone.now(), user
         run.save(update_fields=["revert_settled_at", "revert_settled_by"])
@@ -294,6 +296,17 @@ def run_finish(*, run_id: int, finish: Finish) -> ActionRun | None:
     now = timezone.now()
     with transaction.atomic():
         run = _locked_run(run_id)
+        if run.state == State.LOST:
+            # Its worker was silent too long but came back and finished: keep what it produced
+            # (a safety backup must stay restorable) and say so; the run stays lost.
+            for artifact in finish.artifacts:
+                artifact.run, artifact.host, artifact.incident = run, run.host, run.incident
+                artifact.save()
+            _on_timeline(
+                run, f"Run #{run.pk}, called lost, finished after all: {finish.state} — {finish.summary}", None
+            )
+            live.announce_run_changed(run)
+            return None
         if run.state != State.RUNNING:
             logger.warning("run %s finished as %s but was %s", run_id, finish.state, run.state)
             return None
@@ -390,7 +403,20 @@ def run_revert_due(*, run_id: int) -> bool:
         undo = catalog.get(run.action).undo(run.params, run.result)
         run.revert_settled_at = timezone.now()
         run.save(update_fields=["revert_settled_at"])
-        if undo is None:
+        # A later change of the same kind on this host (the undo by hand, or a new lockdown) is
+        # what stands now: reverting this older one would undo that.
+        superseded = (
+            ActionRun.objects.filter(
+                host_id=run.host_id, action__in={run.action, undo[0] if undo else run.action}, dry_run=False
+            )
+            .filter(Q(requested_at__gt=run.requested_at) | Q(undoes=run))
+            .exclude(state__in=[State.REJECTED, State.CANCELLED, State.FAILED, State.LOST])
+            .exists()
+        )
+        if undo is None or superseded:
+            if superseded:
+                _on_timeline(run, f"Revert timer of run #{run.pk} stopped: a later change replaced it.", None)
+                live.announce_run_changed(run)
             return False
         action_key, params = undo
         revert = ActionRun.objects.create(

@@ -69,19 +69,29 @@ def run_list(request: AppRequest) -> HttpResponse:
     )
 
 
+MAX_ID = 2**63 - 1
+
+
+def _id(value: str) -> int | None:
+    """A database id from a query string or form, or None for anything else (never a 500)."""
+    if value.isascii() and value.isdigit() and len(value) <= 19 and 0 < int(value) <= MAX_ID:
+        return int(value)
+    return None
+
+
 def _context_objects(request: AppRequest) -> tuple[Incident | None, ChecklistItem | None]:
     """The incident and runbook step a run is asked from (query string or form), validated."""
     source = request.POST if request.method == "POST" else request.GET
     incident = item = None
     incident_id, step_id = source.get("incident", ""), source.get("step", "")
     if incident_id:
-        if not incident_id.isdigit():
+        if (pk := _id(incident_id)) is None:
             raise Http404("No such incident.")
-        incident = get_object_or_404(Incident, pk=int(incident_id))
+        incident = get_object_or_404(Incident, pk=pk)
     if step_id:
-        if not step_id.isdigit() or incident is None:
+        if (pk := _id(step_id)) is None or incident is None:
             raise Http404("No such runbook step.")
-        item = get_object_or_404(ChecklistItem, pk=int(step_id), incident=incident)
+        item = get_object_or_404(ChecklistItem, pk=pk, incident=incident)
     return incident, item
 
 
@@ -103,7 +113,7 @@ def run_new(request: AppRequest, action_key: str) -> HttpResponse | HttpResponse
         params = params_form(action, host, data=request.POST)
         if options.is_valid() and params.is_valid():
             data = options.cleaned_data
-            undoes = _undoes(request.POST.get("undoes", ""))
+            undoes = _undoes(request.POST.get("undoes", ""), action.key, data["host"])
             try:
                 run = services.run_request(
                     user=request.user,
@@ -159,8 +169,18 @@ def _default_host(hosts: list[Host]) -> Host | None:
     return next((h for h in hosts if h.name == settings.INCIDENTCENTER_HOST), hosts[0] if hosts else None)
 
 
-def _undoes(value: str) -> ActionRun | None:
-    return ActionRun.objects.filter(pk=int(value)).first() if value.isdigit() else None
+def _undoes(value: str, action_key: str, host: Host) -> ActionRun | None:
+    """The run this request undoes: only a succeeded run on the same host whose undo is this
+    action (anything else is ignored, never trusted)."""
+    pk = _id(value)
+    run = ActionRun.objects.filter(pk=pk, host=host, state=ActionRun.State.SUCCEEDED).first() if pk else None
+    if run is None:
+        return None
+    try:
+        undo = catalog.get(run.action).undo(run.params, run.result)
+    except KeyError:
+        return None
+    return run if undo is not None and undo[0] == action_key else None
 
 
 @require_GET

@@ -20,12 +20,12 @@ from django.conf import settings
 from apps.remediation.catalog import ActionError
 from apps.remediation.context import RunContext, safe_child, sha256_of
 from apps.remediation.models import Artifact
+from apps.remediation.params import SAFETY_LABEL as SAFETY_LABEL
 
 Manifest = dict[str, dict[str, Any]]
 CHUNK = 1024 * 1024
-# The label of the snapshot a restore takes of what it replaces: "latest" never means one of
-# those (it would put the defaced content back); they are chosen by name, as the undo does.
-SAFETY_LABEL = "pre-restore"
+# SAFETY_LABEL marks the snapshot a restore takes of what it replaces: "latest" never means one
+# of those (it would put the defaced content back); they are chosen by name, as the undo does.
 
 
 @dataclass
@@ -151,9 +151,12 @@ def write_snapshot(ctx: RunContext, root: Path, label: str) -> Snapshot:
     if not root.is_dir():
         raise ActionError(f"WEB_ROOT {root} is not a folder on this host: there is nothing to snapshot.")
     folder = Path(settings.BACKUP_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
     final = safe_child(folder, snapshot_name(label))
-    partial = final.with_name(f".{final.name}.partial")
+    # The run's id keeps two runs in the same second apart; the file is private from its first byte.
+    partial = final.with_name(f".{final.name}.run{ctx.run_id}.partial")
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     manifest: Manifest = {}
     skipped: list[str] = []
     try:

@@ -161,3 +161,50 @@ def test_the_worker_refuses_parameters_forged_after_the_request(responder, local
 def test_an_unknown_action_fails_cleanly(local_host, responder):
     forged = ActionRun.objects.create(action="rm_everything", host=local_host, requested_by=responder)
     assert execute(forged).state == State.FAILED
+
+
+def test_only_those_who_may_run_the_action_may_keep_its_change(responder, manager, comms, local_host):
+    run = execute(
+        request_run(responder, "maintenance_mode", {"mode": "on", "message": "Down"}, host=local_host, revert_minutes=5)
+    )
+    for user in (manager, comms):
+        with pytest.raises(services.RunRuleError, match="does not allow keeping"):
+            services.run_keep(run_id=run.pk, user=user)
+    run.refresh_from_db()
+    assert run.revert_settled_at is None
+
+
+def test_a_revert_timer_never_undoes_a_later_change(responder, local_host, action_folders):
+    timed = execute(
+        request_run(responder, "maintenance_mode", {"mode": "on", "message": "A"}, host=local_host, revert_minutes=5)
+    )
+    execute(request_run(responder, "maintenance_mode", {"mode": "off"}, host=local_host))
+    execute(request_run(responder, "maintenance_mode", {"mode": "on", "message": "The real outage"}, host=local_host))
+    _age(timed, revert_due_at=timedelta(seconds=1))
+    assert services.runs_sweep().reverted == []
+    assert not ActionRun.objects.filter(undoes=timed).exists()
+    assert (action_folders["MAINTENANCE_DIR"] / "maintenance.flag").exists()
+    timed.refresh_from_db()
+    assert timed.revert_settled_at is not None
+
+
+def test_a_run_called_lost_that_finishes_late_keeps_its_files(responder, local_host, procedures):
+    incident = declare_incident(responder)
+    run = request_run(responder, "maintenance_mode", {"mode": "off"}, host=local_host, incident=incident)
+    services.run_claim(run_id=run.pk, worker="test")
+    services.run_lost(run_id=run.pk)
+    safety = Artifact(kind=Artifact.Kind.BACKUP, name="safety.dump", label="pre-restore", sha256="0" * 64)
+    services.run_finish(run_id=run.pk, finish=services.Finish(State.SUCCEEDED, "done late", artifacts=[safety]))
+    run.refresh_from_db()
+    assert run.state == State.LOST
+    assert Artifact.objects.get(name="safety.dump").run == run
+    assert incident.timeline.filter(summary__contains="finished after all").exists()
+
+
+def test_latest_is_stored_as_the_file_it_means_when_requested(responder, local_host):
+    Artifact.objects.create(kind=Artifact.Kind.BACKUP, host=local_host, name="a.dump", label="nightly", sha256="0" * 64)
+    Artifact.objects.create(
+        kind=Artifact.Kind.BACKUP, host=local_host, name="b.dump", label="pre-restore", sha256="0" * 64
+    )
+    run = request_run(responder, "verify_backup", {"backup": "latest"}, host=local_host)
+    assert run.params == {"backup": "a.dump"}

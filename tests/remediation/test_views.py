@@ -354,3 +354,25 @@ def test_decisions_from_a_live_page_go_through_htmx_and_land_on_the_run(responde
     assert response["HX-Redirect"] == reverse("remediation:run", args=[run.pk])
     run.refresh_from_db()
     assert run.state == ActionRun.State.QUEUED
+
+
+@pytest.mark.parametrize("bad", ["²", "9" * 4400, "-1", "0", "1e3"])
+def test_crafted_ids_are_not_found_never_a_server_error(responder_client, local_host, bad):
+    url = reverse("remediation:new", args=["maintenance_mode"])
+    assert responder_client.get(url, {"incident": bad}).status_code == 404
+    assert responder_client.get(reverse("remediation:list"), {"incident": bad}).status_code == 200
+    response = _post_maintenance(responder_client, local_host, undoes=bad)
+    assert response.status_code == 302
+    assert ActionRun.objects.get().undoes is None
+    ActionRun.objects.all().delete()
+
+
+def test_the_communications_role_sees_a_runs_state_but_not_its_output_or_files(
+    responder, comms_client, local_host, action_folders
+):
+    run = execute(request_run(responder, "capture_forensics", {}, host=local_host))
+    page = comms_client.get(reverse("remediation:run", args=[run.pk])).content.decode()
+    assert "Succeeded" in page
+    assert "Files produced" not in page
+    assert 'class="log-line' not in page
+    assert "The output is shown to responders, managers and admins." in page

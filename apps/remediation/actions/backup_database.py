@@ -83,7 +83,8 @@ def take_backup(ctx: RunContext, db: pg.Target, label: str) -> Backup:
     folder = Path(settings.BACKUP_DIR)
     name = _free_name(ctx, folder, label)
     path = safe_child(folder, name)
-    partial = path.with_name(f".{name}.partial")
+    # The run's id keeps two runs in the same second apart; the file is private from its first byte.
+    partial = path.with_name(f".{name}.run{ctx.run_id}.partial")
     argv = [pg.program("pg_dump"), "--format=custom", "--no-password", f"--file={partial}"]
     ctx.step(f"Backing up the database {db.dbname} on {db.where} to {path}")
     if ctx.dry_run:
@@ -91,8 +92,11 @@ def take_backup(ctx: RunContext, db: pg.Target, label: str) -> Backup:
         ctx.would(f"rename it to {path} when complete, then read it back with pg_restore --list")
         return Backup(path, label)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
     started = time.monotonic()
     try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
         ctx.command(argv, env=db.env())
         seconds = time.monotonic() - started
         os.chmod(partial, 0o600)

@@ -202,11 +202,12 @@ class CaptureForensics(RemediationAction):
                 result={"would_write": name, "logs": [str(log) for log in logs]},
             )
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)
         bundle_path = safe_child(folder, name)
         partial = bundle_path.with_name(f".{name}.partial")
         try:
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
             with tarfile.open(partial, "w:gz") as tar:
-                os.chmod(partial, 0o600)
                 counts, copied, missing = self._collect(ctx, _Bundle(tar), folder, logs, captured_at)
             os.replace(partial, bundle_path)
         except (OSError, tarfile.TarError) as error:

@@ -31,9 +31,8 @@ from apps.remediation.actions.terminate_db_connections import terminate_others
 from apps.remediation.catalog import ActionError, ActionParams, Outcome, RemediationAction, register
 from apps.remediation.context import RunContext, safe_child, sha256_of
 from apps.remediation.models import Artifact
-from apps.remediation.params import ArtifactChoiceField
+from apps.remediation.params import SAFETY_LABEL, ArtifactChoiceField
 
-SAFETY_LABEL = "pre-restore"
 COUNTED_TABLES = 200
 LOCK_TIMEOUT = "60s"
 CHECKED_INDEXES = 500
