@@ -135,6 +135,26 @@ class AppendOnlyQuerySet(models.QuerySet[Any]):
         raise PermissionError(f"{self.model.__name__} is append-only")
 
 
+class AppendOnlyModel(models.Model):
+    """History rows: added, never changed or deleted through the ORM (a correction is a new row)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError(f"{self._history_name()} are append-only; add a new one instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError(f"{self._history_name()} are append-only.")
+
+    def _history_name(self) -> str:
+        return str(self._meta.verbose_name_plural).capitalize()
+
+
 class NotificationEntry(models.Model):
     """Who was notified, when, how; whether they acknowledged (the seed's "record who has been
     notified and when"). Entries are never edited; an acknowledgement is recorded once."""
@@ -175,7 +195,7 @@ class NotificationEntry(models.Model):
         return f"{self.recipient} via {self.get_method_display()}"
 
 
-class TimelineEntry(models.Model):
+class TimelineEntry(AppendOnlyModel):
     """One thing that happened on an incident, with who and when. Append-only: a correction is a
     new entry. On PostgreSQL a trigger refuses UPDATE and DELETE as well."""
 
@@ -207,22 +227,12 @@ class TimelineEntry(models.Model):
     summary = models.CharField(max_length=500)
     body = models.TextField(blank=True, max_length=20000, help_text="Markdown (notes).")
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name_plural = "timeline entries"
 
     def __str__(self) -> str:
         return self.summary
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise PermissionError("Timeline entries are append-only; add a new entry instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError("Timeline entries are append-only.")
 
     @property
     def author_name(self) -> str:

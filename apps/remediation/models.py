@@ -3,14 +3,12 @@ worker did and what it produced. The row, not the broker, is the source of truth
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from apps.health.models import Host
-from apps.incidents.models import AppendOnlyQuerySet, ChecklistItem, Incident
+from apps.incidents.models import AppendOnlyModel, ChecklistItem, Incident
 
 
 class ActionRun(models.Model):
@@ -111,7 +109,7 @@ class ActionRun(models.Model):
         return self.requested_by.display_name if self.requested_by else "Incident Center"
 
 
-class RunLogLine(models.Model):
+class RunLogLine(AppendOnlyModel):
     """One line of a run's output, in order. Append-only (a trigger on PostgreSQL as well)."""
 
     run = models.ForeignKey(ActionRun, on_delete=models.PROTECT, related_name="log_lines")
@@ -120,22 +118,12 @@ class RunLogLine(models.Model):
     stream = models.CharField(max_length=10, default="out")
     text = models.TextField(max_length=4000)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["run", "seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_run_log_seq")]
 
     def __str__(self) -> str:
         return self.text[:80]
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise PermissionError("Run logs are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError("Run logs are append-only.")
 
 
 class Artifact(models.Model):

@@ -208,3 +208,24 @@ def test_latest_is_stored_as_the_file_it_means_when_requested(responder, local_h
     )
     run = request_run(responder, "verify_backup", {"backup": "latest"}, host=local_host)
     assert run.params == {"backup": "a.dump"}
+
+
+@pytest.mark.postgres
+def test_a_runs_log_is_append_only_in_the_orm_and_the_database(responder, local_host):
+    from django.db import DatabaseError, connection, transaction
+
+    from apps.remediation.models import RunLogLine
+
+    run = request_run(responder, "maintenance_mode", {"mode": "off"}, host=local_host)
+    services.run_claim(run_id=run.pk, worker="test")
+    (line,) = services.log_append(run.pk, [("out", "restoring")])
+    line.text = "nothing happened"
+    with pytest.raises(PermissionError, match="append-only"):
+        line.save()
+    with pytest.raises(PermissionError, match="append-only"):
+        line.delete()
+    with pytest.raises(PermissionError, match="append-only"):
+        RunLogLine.objects.filter(run=run).update(text="x")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE remediation_runlogline SET text = 'x' WHERE id = %s", [line.pk])
+    assert log_text(run) == "restoring"
