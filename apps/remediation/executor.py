@@ -105,11 +105,9 @@ def execute(run_id: int) -> str:
             logger.exception("run %s failed unexpectedly", run.pk)
             ctx.log(f"Unexpected error: {type(error).__name__}: {error}", stream="err")
             ctx.flush()
-            failed = services.Finish(State.FAILED, f"Unexpected error: {type(error).__name__}", "error")
-            failed.artifacts = _artifacts(ctx)
-            return _finish(run.pk, failed)
+            summary = f"Unexpected error: {type(error).__name__}"
+            return _finish(run.pk, services.Finish(State.FAILED, summary, "error", artifacts=_artifacts(ctx)))
     ctx.flush()
-    artifacts = _artifacts(ctx)
     return _finish(
         run.pk,
         services.Finish(
@@ -118,7 +116,7 @@ def execute(run_id: int) -> str:
             exit_status="ok",
             verified=outcome.verified,
             result=outcome.result,
-            artifacts=artifacts,
+            artifacts=_artifacts(ctx),
         ),
     )
 

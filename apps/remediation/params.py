@@ -4,13 +4,16 @@ should not: shell metacharacters, "..", absolute paths, names not in the host's 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
 from apps.remediation.context import SAFE_NAME
+
+if TYPE_CHECKING:
+    from apps.remediation.models import Artifact
 
 LABEL = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{0,29}$", "A label is up to 30 lower-case letters, digits and hyphens, e.g. emergency."
@@ -67,13 +70,15 @@ class ArtifactChoiceField(forms.ChoiceField):
         taken before a restore ("pre-restore") are never "latest"."""
         if value != "latest" or self.host is None:
             return value
-        from apps.remediation.models import Artifact
+        newest = newest_artifact(self.host, self.kind)
+        return newest.name if newest is not None else value
 
-        newest = (
-            Artifact.objects.filter(host=self.host, kind=self.kind)
-            .exclude(label=SAFETY_LABEL)
-            .order_by("-created_at", "-pk")
-            .values_list("name", flat=True)
-            .first()
-        )
-        return newest or value
+
+def newest_artifact(host: Any, kind: str) -> Artifact | None:
+    """What "latest" means: the host's newest recorded file of this kind that is not a safety
+    copy taken before a restore (that holds the state the restore replaced)."""
+    from apps.remediation.models import Artifact
+
+    return (
+        Artifact.objects.filter(host=host, kind=kind).exclude(label=SAFETY_LABEL).order_by("-created_at", "-pk").first()
+    )

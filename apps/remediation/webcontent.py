@@ -21,6 +21,7 @@ from apps.remediation.catalog import ActionError
 from apps.remediation.context import RunContext, safe_child, sha256_of
 from apps.remediation.models import Artifact
 from apps.remediation.params import SAFETY_LABEL as SAFETY_LABEL
+from apps.remediation.params import newest_artifact
 
 Manifest = dict[str, dict[str, Any]]
 CHUNK = 1024 * 1024
@@ -278,7 +279,7 @@ def find_snapshot(host: Any, choice: str) -> Artifact:
     that is not a restore's safety snapshot)."""
     snapshots = Artifact.objects.filter(host=host, kind=Artifact.Kind.WEB_SNAPSHOT)
     artifact = (
-        snapshots.exclude(label=SAFETY_LABEL).order_by("-created_at", "-pk").first()
+        newest_artifact(host, Artifact.Kind.WEB_SNAPSHOT)
         if choice == "latest"
         else snapshots.filter(name=choice).first()
     )

@@ -31,7 +31,7 @@ from apps.remediation.actions.terminate_db_connections import terminate_others
 from apps.remediation.catalog import ActionError, ActionParams, Outcome, RemediationAction, register
 from apps.remediation.context import RunContext, safe_child, sha256_of
 from apps.remediation.models import Artifact
-from apps.remediation.params import SAFETY_LABEL, ArtifactChoiceField
+from apps.remediation.params import SAFETY_LABEL, ArtifactChoiceField, newest_artifact
 
 COUNTED_TABLES = 200
 LOCK_TIMEOUT = "60s"
@@ -53,7 +53,7 @@ def resolve_backup(ctx: RunContext, name: str) -> tuple[Artifact, Path]:
     proven to be the file that was recorded (same SHA-256)."""
     backups = Artifact.objects.filter(host=ctx.host, kind=Artifact.Kind.BACKUP)
     if name == "latest":
-        artifact = backups.exclude(label=SAFETY_LABEL).order_by("-created_at", "-pk").first()
+        artifact = newest_artifact(ctx.host, Artifact.Kind.BACKUP)
         if artifact is None:
             raise ActionError("There is no recorded backup on this host to restore: nothing was changed.")
         ctx.log(f"latest: {artifact.name}")
