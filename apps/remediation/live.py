@@ -1,5 +1,5 @@
-"""Push run changes to open pages: a run's page (its state and its log as lines arrive), the
-actions list, and the incident page and board (through the incidents app's own announcement)."""
+"""Push run changes to open pages: a run's page (its state and its log as lines arrive) and the
+board's remediation section. Incident pages follow through the timeline's own announcement."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from django.db import transaction
 from django.template.loader import render_to_string
 
 from apps.core.live import broadcast
-from apps.incidents.live import announce_incident_changed
 from apps.remediation.models import ActionRun, RunLogLine
 
 RUNS_GROUP = "action-runs"
@@ -18,15 +17,11 @@ def run_group(run_id: int) -> str:
 
 
 def announce_run_changed(run: ActionRun) -> None:
-    """After commit: the run's page, the actions list and (if any) its incident re-render."""
-    run_id, incident_id = run.pk, run.incident_id
+    """After commit: the run's page and the board's remediation section re-render. The incident's
+    page follows from the timeline entry every change of a run on an incident writes
+    (`timeline_record` announces it); the board's incident list shows nothing of runs."""
+    run_id = run.pk
     transaction.on_commit(lambda: broadcast([run_group(run_id), RUNS_GROUP], {"type": "run.changed", "run_id": run_id}))
-    if incident_id is not None:
-        announce_incident_changed(incident_id)
-    else:
-        from apps.incidents.live import BOARD_GROUP
-
-        transaction.on_commit(lambda: broadcast([BOARD_GROUP], {"type": "incident.changed", "incident_id": 0}))
 
 
 def publish_log_lines(run_id: int, lines: list[RunLogLine]) -> None:
