@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from apps.remediation.models import ActionRun, Artifact
 
@@ -49,15 +49,11 @@ class MaintenanceState:
 
 def maintenance_states() -> list[MaintenanceState]:
     """Per host, the newest real (not dry) maintenance_mode run that succeeded says whether the
-    maintenance page is up: one query (PostgreSQL DISTINCT ON where available)."""
-    runs = (
-        runs_listed()
-        .filter(action="maintenance_mode", state=State.SUCCEEDED, dry_run=False)
-        .order_by("host__name", "-finished_at")
-    )
-    newest: dict[str, ActionRun] = {}
-    for run in runs[:500]:
-        newest.setdefault(run.host.name, run)
+    maintenance page is up: one query, whatever the number of runs or hosts."""
+    done = ActionRun.objects.filter(action="maintenance_mode", state=State.SUCCEEDED, dry_run=False)
+    newest_of_host = done.filter(host=OuterRef("host")).order_by("-finished_at", "-pk").values("pk")[:1]
+    runs = runs_listed().filter(pk__in=done.filter(pk=Subquery(newest_of_host)).values("pk"))
+    newest = {run.host.name: run for run in runs}
     return [
         MaintenanceState(
             host_name=name,

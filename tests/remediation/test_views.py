@@ -376,3 +376,24 @@ def test_the_communications_role_sees_a_runs_state_but_not_its_output_or_files(
     assert "Files produced" not in page
     assert 'class="log-line' not in page
     assert "The output is shown to responders, managers and admins." in page
+
+
+def test_the_board_finds_each_hosts_maintenance_state_however_many_runs_there_are(
+    responder_client, responder, local_host
+):
+    from django.utils import timezone
+
+    busy = Host.objects.create(name="a-busy")
+    ActionRun.objects.bulk_create(
+        ActionRun(action="maintenance_mode", host=busy, params={"mode": "off"}, result={"mode": "off"},
+                  state=ActionRun.State.SUCCEEDED, finished_at=timezone.now())
+        for _ in range(600)
+    )  # fmt: skip
+    execute(request_run(responder, "maintenance_mode", {"mode": "on", "message": "Late host"}, host=local_host))
+    with CaptureQueriesContext(connection) as queries:
+        from apps.remediation.selectors import maintenance_states
+
+        states = {state.host_name: state.on for state in maintenance_states()}
+    assert states == {"a-busy": False, local_host.name: True}
+    assert len(queries) == 1
+    assert "Late host" in responder_client.get(reverse("incidents:board")).content.decode()
