@@ -6,6 +6,7 @@ run in-process. `DATABASE_URL` and `REDIS_URL` switch it to PostgreSQL and Redis
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from pathlib import Path
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "pgtrigger",
     "apps.core",
     "apps.accounts",
     "apps.contacts",
@@ -77,7 +79,7 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            "builtins": ["apps.core.templatetags.markdown"],
+            "builtins": ["apps.core.templatetags.markdown", "apps.core.templatetags.transitions"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.csp",
@@ -99,8 +101,21 @@ USING_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresq
 if USING_POSTGRES:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-else:
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # The embedded mode: request threads and the in-process job runner write to one SQLite file
+    # at once. A write transaction takes the lock when it begins and waits for it (instead of
+    # failing with "database is locked"), and WAL lets readers go on while one writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
+    # Tests on SQLite use a file of their own too (per process, so two runs never share it), not
+    # SQLite's shared in-memory database: its table locks fail at once where a file's locks wait,
+    # and browser tests have a server, the test and jobs using the database at the same time.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The protected system's database (health probes and backup/restore actions).
@@ -146,6 +161,24 @@ REMEDIATION_SWEEP_SECONDS = env_int("REMEDIATION_SWEEP_SECONDS", 15, minimum=1)
 
 # --- Redis, channels and Celery ----------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+
+
+def channel_prefix_for(redis_url: str) -> str:
+    """The default channel prefix: one per Redis database number ("incidentcenter-5" for
+    redis://…/5). Redis pub/sub ignores database numbers, so two deployments sharing a server on
+    /5 and /4 would otherwise hear each other. Only the number counts, not how the server is
+    spelled: a host's worker reaching it as redis://10.0.0.2/5 and the web process as
+    redis://127.0.0.1/5 are one deployment and must hear each other (different servers never do)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(redis_url)
+    db = parts.path.strip("/") if parts.scheme in ("redis", "rediss") else ""
+    db = db or (parse_qs(parts.query).get("db") or ["0"])[0]
+    if not db.isascii() or not db.isdigit():
+        raise ImproperlyConfigured(f"REDIS_URL={redis_url!r}: the database number must be a number")
+    return f"incidentcenter-{int(db)}"
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -165,7 +198,8 @@ if REDIS_URL:
                         "max_connections": env_int("CHANNEL_REDIS_MAX_CONNECTIONS", 2000, minimum=10),
                     }
                 ],
-                "prefix": env_str("CHANNEL_PREFIX", "incidentcenter"),
+                # Per deployment by default (see channel_prefix_for); CHANNEL_PREFIX overrides.
+                "prefix": env_str("CHANNEL_PREFIX") or channel_prefix_for(REDIS_URL),
             },
         }
     }
@@ -194,9 +228,15 @@ if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", INCIDENTCENTER_HOST):
         f"INCIDENTCENTER_HOST={INCIDENTCENTER_HOST!r}: use lower-case letters, digits and hyphens (it names a queue)"
     )
 
+# Where background jobs run, decided here once and read only by apps.core.jobs (the one path for
+# jobs): on Celery workers through the Redis broker when REDIS_URL is set, else inside this process
+# (the embedded mode of `make run`, and tests on a machine without Redis), where one process is
+# every host's worker. Domain code asks apps.core.jobs (`enqueue`, `serves_host`), never REDIS_URL.
+JOBS_IN_PROCESS = not REDIS_URL
+WORKER_SERVES_EVERY_HOST = JOBS_IN_PROCESS
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -209,26 +249,37 @@ CELERY_TIMEZONE = "UTC"
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 100, minimum=0) or None
 # Every host's worker samples it this often; a host silent for three intervals is unreachable.
 HEALTH_SAMPLE_SECONDS = env_int("HEALTH_SAMPLE_SECONDS", 5, minimum=1)
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "health-fan-out": {"task": "health.fan_out", "schedule": float(HEALTH_SAMPLE_SECONDS)},
-    "health-fold-and-prune": {"task": "health.fold_and_prune", "schedule": 60.0},
-    "remediation-sweep": {"task": "remediation.sweep", "schedule": float(REMEDIATION_SWEEP_SECONDS)},
-}
 # Workers announce themselves in Redis this often; /readyz treats a key older than the TTL as gone.
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 
-# --- Email (Django's own settings): SMTP when EMAIL_HOST is set, else printed to the console ---
-EMAIL_HOST = env_str("EMAIL_HOST")
-EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=bool(EMAIL_HOST))
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Incident Center <incidents@localhost>")
-EMAIL_BACKEND = env_str(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+# --- Email: Django 6.1's MAILERS. SMTP when EMAIL_HOST is set, else printed to the console -----
+# The environment keeps the usual EMAIL_* names (.env.example); Django's EMAIL_* settings are
+# deprecated in 6.1 and must not be defined beside MAILERS, hence the lower-case names here.
+_smtp_backend = "django.core.mail.backends.smtp.EmailBackend"
+_email_host = env_str("EMAIL_HOST")
+_email_backend = env_str(
+    "EMAIL_BACKEND", _smtp_backend if _email_host else "django.core.mail.backends.console.EmailBackend"
 )
+# An SMTP server that does not answer within this many seconds fails the send (read by paging too).
+MAIL_TIMEOUT_SECONDS = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+MAILERS: dict[str, dict[str, object]] = {
+    "default": (
+        {
+            "BACKEND": _smtp_backend,
+            "OPTIONS": {
+                "host": _email_host or "localhost",
+                "port": env_int("EMAIL_PORT", 587, minimum=1),
+                "username": env_str("EMAIL_HOST_USER"),
+                "password": env_str("EMAIL_HOST_PASSWORD"),
+                "use_tls": env_bool("EMAIL_USE_TLS", default=bool(_email_host)),
+                "timeout": MAIL_TIMEOUT_SECONDS,
+            },
+        }
+        if _email_backend == _smtp_backend
+        else {"BACKEND": _email_backend}
+    )
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Incident Center <incidents@localhost>")
 # Absolute links in pages and mails (acknowledgement links, status page, unsubscribe).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -334,6 +385,9 @@ if bad := [s for s in PAGING_WIDE_SEVERITIES if s not in {"sev1", "sev2", "sev3"
 PAGING_REPEATS = env_int("PAGING_REPEATS", 1, minimum=0)
 PAGING_ACK_LINK_HOURS = env_int("PAGING_ACK_LINK_HOURS", 24, minimum=1)
 PAGING_HTTP_TIMEOUT_SECONDS = env_int("PAGING_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
+# Admin-entered URLs (chat webhooks) may not point at private, loopback or link-local addresses
+# unless this is set (a chat server on the private network); apps.core.outbound.
+OUTBOUND_ALLOW_PRIVATE = env_bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 # The auditor runs escalation steps and deliveries that are late by more than the grace period;
 # one late by more than PAGING_OVERDUE_WARN_MINUTES is also a warning on the board.
 PAGING_AUDIT_SECONDS = env_int("PAGING_AUDIT_SECONDS", 30, minimum=1)
@@ -353,15 +407,6 @@ if PAGING_SMS_URL and not PAGING_SMS_URL.startswith(("https://", "http://")):
 # Contact verification: links stay valid this long; admins are reminded every so many days.
 PAGING_VERIFY_LINK_DAYS = env_int("PAGING_VERIFY_LINK_DAYS", 14, minimum=1)
 PAGING_VERIFY_REMINDER_DAYS = env_int("PAGING_VERIFY_REMINDER_DAYS", 91, minimum=1)
-CELERY_BEAT_SCHEDULE["paging-audit"] = {
-    "task": "apps.paging.tasks.audit_escalations",
-    "schedule": float(PAGING_AUDIT_SECONDS),
-}
-# Checked every few hours; the last reminder's date is in the database, so restarts never repeat it.
-CELERY_BEAT_SCHEDULE["paging-verification-reminder"] = {
-    "task": "apps.paging.tasks.verification_reminder",
-    "schedule": 6 * 3600.0,
-}
 
 # --- Stakeholder communications and the status page (apps.comms; README "Stakeholder
 # communications and the status page") ----------------------------------------------------------
@@ -374,7 +419,6 @@ COMMS_CADENCE_MINUTES = {
 }
 # Cadence reminders, mail retries and the cleanup of unconfirmed subscriptions run this often.
 COMMS_TICK_SECONDS = env_int("COMMS_TICK_SECONDS", 60, minimum=5)
-CELERY_BEAT_SCHEDULE["comms-tick"] = {"task": "comms.tick", "schedule": float(COMMS_TICK_SECONDS)}
 STATUS_PAGE_NAME = env_str("STATUS_PAGE_NAME", "System status")
 # The public page and JSON are rebuilt at the latest this often (and at once on any public change).
 STATUS_PAGE_CACHE_SECONDS = env_int("STATUS_PAGE_CACHE_SECONDS", 300, minimum=1)
@@ -387,6 +431,18 @@ COMMS_CONFIRM_HOURS = env_int("COMMS_CONFIRM_HOURS", 48, minimum=1)
 COMMS_MAIL_BATCH_SIZE = env_int("COMMS_MAIL_BATCH_SIZE", 50, minimum=1)
 COMMS_MAIL_MAX_ATTEMPTS = env_int("COMMS_MAIL_MAX_ATTEMPTS", 4, minimum=1)
 COMMS_MAIL_RETRY_SECONDS = env_int("COMMS_MAIL_RETRY_SECONDS", 60, minimum=1)
+
+# --- Beat: every periodic job, in one place (Celery beat; the embedded runner in `make run`) -----
+# Schedules in seconds. Task names are `<app>.<verb_noun>`, as each task declares.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "health-fan-out-samples": {"task": "health.fan_out_samples", "schedule": float(HEALTH_SAMPLE_SECONDS)},
+    "health-compact-history": {"task": "health.compact_history", "schedule": 60.0},
+    "remediation-sweep-runs": {"task": "remediation.sweep_runs", "schedule": float(REMEDIATION_SWEEP_SECONDS)},
+    "paging-audit-escalations": {"task": "paging.audit_escalations", "schedule": float(PAGING_AUDIT_SECONDS)},
+    # Checked every few hours; the last reminder's date is in the database, so restarts never repeat it.
+    "paging-send-verification-reminder": {"task": "paging.send_verification_reminder", "schedule": 6 * 3600.0},
+    "comms-sweep-communications": {"task": "comms.sweep_communications", "schedule": float(COMMS_TICK_SECONDS)},
+}
 
 LOGGING = {
     "version": 1,

@@ -18,12 +18,19 @@ from django.conf import settings
 from django.test import Client, override_settings
 
 from apps.accounts.models import User
+from apps.core import jobs
 from apps.runbooks.models import Runbook
 from apps.runbooks.services import procedures_load
 from tests.factories import UserFactory
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"
+
+
+def smtp_mailers(port: int, *, timeout: int = 2, host: str = "127.0.0.1") -> dict[str, dict[str, object]]:
+    """MAILERS that send through a test SMTP server on this machine (plain, no login)."""
+    options = {"host": host, "port": port, "use_tls": False, "timeout": timeout}
+    return {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": options}}
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -72,6 +79,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if REQUIRE_SERVICES:
                 raise pytest.UsageError(f"REQUIRE_SERVICES=1 and {item.nodeid} {reason}")
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Jobs a test sent to the embedded runner (no Redis: apps.core.jobs runs them in this
+    process) never outlive it: the runner is stopped before any fixture is torn down, the test
+    database among them. A hook rather than a fixture, so it runs first whatever the fixtures'
+    order."""
+    stopped = jobs.stop_in_process()
+    yield
+    jobs.stop_in_process()  # and whatever a server thread sent while the fixtures were torn down
+    if not stopped:
+        pytest.fail(f"{item.nodeid}: a background job was still running 10 s after the test ended")
 
 
 @pytest.fixture(autouse=True)

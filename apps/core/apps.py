@@ -9,6 +9,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from apps.core.dispatch import start_embedded_runner_if_serving
+        from apps.core.jobs import start_beat_if_serving
 
-        start_embedded_runner_if_serving(sys.argv, dict(os.environ))
+        start_beat_if_serving(sys.argv, dict(os.environ))

@@ -77,7 +77,7 @@ def test_a_bad_value_stops_startup_with_a_clear_message() -> None:
 def test_deployment_checks_pass_when_configured_for_production() -> None:
     result = _run(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        _production_env(SECRET_KEY=_secret_key(), ALLOWED_HOSTS="example.com"),
+        _production_env(SECRET_KEY=_secret_key(), ALLOWED_HOSTS="example.com", EMAIL_HOST="smtp.example.com"),
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -90,10 +90,12 @@ def test_deployment_checks_pass_when_configured_for_production() -> None:
         ({"SECRET_KEY": "too-short"}, "security.W009"),
         ({"SECURE_SSL_REDIRECT": "0"}, "security.W008"),
         ({"SECURE_HSTS_SECONDS": "0"}, "security.W004"),
+        # Pages and mail would only be printed to the console.
+        ({"EMAIL_HOST": ""}, "mail.E001"),
     ],
 )
 def test_deployment_checks_catch_a_weakened_setting(overrides: dict[str, str], check_id: str) -> None:
-    env = _production_env(SECRET_KEY=_secret_key(), ALLOWED_HOSTS="example.com")
+    env = _production_env(SECRET_KEY=_secret_key(), ALLOWED_HOSTS="example.com", EMAIL_HOST="smtp.example.com")
     env.update(overrides)
 
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)

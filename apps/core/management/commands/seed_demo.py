@@ -19,7 +19,7 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.accounts.services import user_ensure
-from apps.comms.components import components_load
+from apps.comms.services.components import components_load
 from apps.contacts.models import Contact, ContactRole
 from apps.health.models import Host
 from apps.runbooks import procedures
