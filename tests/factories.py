@@ -1,17 +1,20 @@
 """Test data factories. Incidents are declared through the service, as users declare them, so
-they carry their checklist and timeline."""
+they carry their checklist and timeline events."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import factory
 
 from apps.accounts.models import User
 from apps.contacts.models import Contact, ContactRole
 from apps.incidents import services
-from apps.incidents.models import Incident, Severity
+from apps.incidents.models import ChecklistItem, Incident, Severity
 from apps.runbooks.models import Scenario
+
+if TYPE_CHECKING:
+    from apps.remediation.models import ActionRun
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -62,3 +65,23 @@ def declare_incident(
     **kwargs: Any,
 ) -> Incident:
     return services.incident_declare(declared_by=user, title=title, scenario=scenario, severity=severity, **kwargs)
+
+
+def make_run(
+    incident: Incident,
+    user: User | None,
+    *,
+    item: ChecklistItem | None = None,
+    action: str = "restart_service",
+    host_name: str = "db-1",
+    **fields: Any,
+) -> ActionRun:
+    """An action run row for the incident, written directly (no request, approval or worker): for
+    tests that need a real run to reference, not the remediation flow."""
+    from apps.health.models import Host
+    from apps.remediation.models import ActionRun
+
+    host, _ = Host.objects.get_or_create(name=host_name)
+    return ActionRun.objects.create(
+        action=action, host=host, incident=incident, checklist_item=item, requested_by=user, **fields
+    )

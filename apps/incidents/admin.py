@@ -4,7 +4,7 @@ which write the timeline; the timeline and notification log are append-only."""
 from django.contrib import admin
 
 from apps.core.admin import ReadOnlyAdminMixin
-from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, TimelineEntry
+from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, TimelineEvent
 
 
 class ChecklistInline(ReadOnlyAdminMixin, admin.TabularInline[ChecklistItem, Incident]):
@@ -21,11 +21,12 @@ class IncidentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Incident]):
     inlines = [ChecklistInline]
 
 
-@admin.register(TimelineEntry)
-class TimelineEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[TimelineEntry]):
-    list_display = ("created_at", "incident", "kind", "author", "summary")
-    list_filter = ("kind",)
-    search_fields = ("summary", "body")
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[TimelineEvent]):
+    list_display = ("at", "incident", "kind", "actor_name", "text")
+    list_filter = ("kind", "component")
+    list_select_related = ("actor",)
+    search_fields = ("body", "legacy_text")
 
 
 @admin.register(NotificationEntry)

@@ -11,15 +11,17 @@ from __future__ import annotations
 from apps.incidents.models import Incident
 
 Status = Incident.Status
-ACTIVE: list[str] = [status.value for status in Incident.ACTIVE_STATUSES]
 
 
 def allowed_transitions(current: str) -> list[str]:
-    if current in ACTIVE:
-        return [status for status in ACTIVE if status != current] + [Status.RESOLVED.value]
-    if current == Status.RESOLVED:
-        return [Status.CLOSED.value, Status.INVESTIGATING.value]
-    return []
+    """In the order the page shows them: lifecycle order, except that reopening a resolved
+    incident comes after closing it."""
+    allowed = Incident.TRANSITIONS.allowed(current)
+    reopening = current not in Incident.ACTIVE_STATUSES
+    return sorted(
+        (status for status in Status.values if status in allowed),
+        key=lambda status: reopening and status in Incident.ACTIVE_STATUSES,
+    )
 
 
 def transition_error(current: str, target: str) -> str | None:

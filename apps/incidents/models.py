@@ -7,7 +7,10 @@ from django.db import models
 from django.utils import timezone
 
 from apps.contacts.models import Contact
-from apps.runbooks.models import Action, Runbook, Scenario
+from apps.core.models import AppendOnlyModel
+from apps.core.transitions import Transitions
+from apps.runbooks import step_actions
+from apps.runbooks.models import Runbook, Scenario
 
 
 class Severity(models.TextChoices):
@@ -35,6 +38,21 @@ class Incident(models.Model):
         CLOSED = "closed", "Closed"
 
     ACTIVE_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MITIGATING, Status.MONITORING)
+    # Forward moves may skip states; an active incident may fall back to an earlier active state
+    # when things get worse; a resolved incident is closed, or reopened if the problem returns;
+    # closed is final (`apps.incidents.lifecycle` words the refusals).
+    TRANSITIONS = Transitions(
+        {
+            Status.INVESTIGATING: {Status.IDENTIFIED, Status.MITIGATING, Status.MONITORING, Status.RESOLVED},
+            Status.IDENTIFIED: {Status.INVESTIGATING, Status.MITIGATING, Status.MONITORING, Status.RESOLVED},
+            Status.MITIGATING: {Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING, Status.RESOLVED},
+            Status.MONITORING: {Status.INVESTIGATING, Status.IDENTIFIED, Status.MITIGATING, Status.RESOLVED},
+            Status.RESOLVED: {Status.CLOSED, Status.INVESTIGATING},
+            Status.CLOSED: set(),
+        },
+        field="status",
+        labels=dict(Status.choices),
+    )
 
     title = models.CharField(max_length=200)
     scenario = models.CharField(max_length=30, choices=Scenario.choices)
@@ -104,12 +122,17 @@ class ChecklistItem(models.Model):
         DONE = "done", "Done"
         SKIPPED = "skipped", "Skipped"
 
+    TRANSITIONS = Transitions(
+        {State.PENDING: {State.DONE, State.SKIPPED}, State.DONE: {State.PENDING}, State.SKIPPED: {State.PENDING}},
+        labels=dict(State.choices),
+    )
+
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="checklist")
     position = models.PositiveSmallIntegerField()
     phase = models.CharField(max_length=20, choices=Runbook.Kind.choices)
     title = models.CharField(max_length=200)
     guidance = models.TextField(blank=True)
-    action = models.CharField(max_length=40, choices=Action.choices, blank=True)
+    action = models.CharField(max_length=40, choices=step_actions.choices, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     skip_reason = models.CharField(max_length=500, blank=True)
     completed_by = models.ForeignKey(
@@ -123,36 +146,6 @@ class ChecklistItem(models.Model):
 
     def __str__(self) -> str:
         return self.title
-
-
-class AppendOnlyQuerySet(models.QuerySet[Any]):
-    """History is never rewritten: bulk updates and deletes are refused."""
-
-    def update(self, **kwargs: Any) -> int:
-        raise PermissionError(f"{self.model.__name__} is append-only")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise PermissionError(f"{self.model.__name__} is append-only")
-
-
-class AppendOnlyModel(models.Model):
-    """History rows: added, never changed or deleted through the ORM (a correction is a new row)."""
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise PermissionError(f"{self._history_name()} are append-only; add a new one instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError(f"{self._history_name()} are append-only.")
-
-    def _history_name(self) -> str:
-        return str(self._meta.verbose_name_plural).capitalize()
 
 
 class NotificationEntry(models.Model):
@@ -195,45 +188,138 @@ class NotificationEntry(models.Model):
         return f"{self.recipient} via {self.get_method_display()}"
 
 
-class TimelineEntry(AppendOnlyModel):
-    """One thing that happened on an incident, with who and when. Append-only: a correction is a
-    new entry. On PostgreSQL a trigger refuses UPDATE and DELETE as well."""
+class EventKind(models.TextChoices):
+    """What can happen on an incident: the closed set of timeline event kinds.
 
-    class Kind(models.TextChoices):
-        DECLARED = "declared", "Declared"
-        STATUS = "status", "Status"
-        SEVERITY = "severity", "Severity"
-        ROLE = "role", "Role"
-        DETAILS = "details", "Details"
-        CHECKLIST = "checklist", "Checklist"
-        NOTIFICATION = "notification", "Notification"
-        NOTE = "note", "Note"
-        SIGNAL = "signal", "Signal"
-        ESCALATION = "escalation", "Escalation"
-        ACTION = "action", "Action"
-        COMMUNICATION = "communication", "Communication"
+    Each kind is recorded by one app (the comment before its group) and rendered to words by that
+    app's renderer (`apps.incidents.events.renders`), from the event's references and `data`."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text="Empty when Incident Center itself acted (an escalation, a worker, a webhook).",
+    # incidents: the incident itself, its checklist, notes and notification log
+    DECLARED = "declared", "Declared"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    SEVERITY_CHANGED = "severity_changed", "Severity changed"
+    ROLE_ASSIGNED = "role_assigned", "Role assigned"
+    DETAILS_CHANGED = "details_changed", "Details changed"
+    STEP_DONE = "step_done", "Step done"
+    STEP_SKIPPED = "step_skipped", "Step skipped"
+    STEP_REOPENED = "step_reopened", "Step reopened"
+    NOTE_ADDED = "note_added", "Note added"
+    NOTIFICATION_RECORDED = "notification_recorded", "Notification recorded"
+    NOTIFICATION_ACKNOWLEDGED = "notification_acknowledged", "Notification acknowledged"
+    # paging: pages, acknowledgements and the escalation
+    PAGING_STARTED = "paging_started", "Paging started"
+    PAGING_STOPPED = "paging_stopped", "Paging stopped"
+    PAGE_SENT = "page_sent", "Page sent"
+    PAGE_FAILED = "page_failed", "Page failed"
+    PAGE_AUDITED = "page_audited", "Page audited"
+    ESCALATION_STEP = "escalation_step", "Escalation step"
+    ESCALATED = "escalated", "Escalated by hand"
+    REPAGED = "repaged", "Re-paged by hand"
+    NOBODY_TO_PAGE = "nobody_to_page", "Nobody to page"
+    PAGING_EXHAUSTED = "paging_exhausted", "Paging exhausted"
+    ESCALATION_LATE = "escalation_late", "Escalation step late"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    # remediation: action runs
+    RUN_REQUESTED = "run_requested", "Run requested"
+    BREAK_GLASS = "break_glass", "Break glass"
+    EVIDENCE_OVERRIDDEN = "evidence_overridden", "Evidence-first overridden"
+    RUN_APPROVED = "run_approved", "Run approved"
+    RUN_REJECTED = "run_rejected", "Run rejected"
+    RUN_CANCELLED = "run_cancelled", "Run cancelled"
+    RUN_STARTED = "run_started", "Run started"
+    RUN_FINISHED = "run_finished", "Run finished"
+    RUN_LOST = "run_lost", "Run lost"
+    RUN_KEPT = "run_kept", "Change kept"
+    REVERT_STARTED = "revert_started", "Revert timer ran out"
+    REVERT_SUPERSEDED = "revert_superseded", "Revert timer superseded"
+    # comms: stakeholder updates and the status page
+    UPDATE_POSTED = "update_posted", "Update posted"
+    UPDATE_OVERDUE = "update_overdue", "Update overdue"
+    # health: monitoring signals
+    SIGNAL_RECEIVED = "signal_received", "Signal received"
+    ALERT_RESOLVED = "alert_resolved", "Alert resolved"
+    SIGNAL_ATTACHED = "signal_attached", "Signal attached"
+    # written before the timeline was typed, where the old text named no kind
+    LEGACY = "legacy", "Earlier entry"
+
+
+class Component(models.TextChoices):
+    """Who acted when no person did."""
+
+    SYSTEM = "system", "Incident Center"
+    WORKER = "worker", "Host worker"
+    SWEEPER = "sweeper", "Run sweeper"
+    ESCALATION = "escalation", "Escalation"
+    AUDITOR = "auditor", "Escalation auditor"
+    WEBHOOK = "webhook", "Alertmanager webhook"
+    MONITOR = "monitor", "Health monitor"
+    MAILER = "mailer", "Mailer"
+    CADENCE = "cadence", "Update cadence"
+
+
+def _ref(model: str, related_name: str = "+") -> Any:
+    return models.ForeignKey(model, null=True, blank=True, on_delete=models.PROTECT, related_name=related_name)
+
+
+class TimelineEvent(AppendOnlyModel):
+    """One thing that happened on an incident, as a fact: its kind, when, who acted (a user or a
+    component), references to the rows involved and a small JSON of values. The words are rendered
+    when read (`apps.incidents.events`). Append-only: a correction is a new event."""
+
+    # The references an event may carry, by the name used in `event_record(**refs)` and exports.
+    REFS = ("run", "page", "step", "item", "notification", "update", "alert_group", "host")
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=40, choices=EventKind.choices)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    summary = models.CharField(max_length=500)
-    body = models.TextField(blank=True, max_length=20000, help_text="Markdown (notes).")
+    component = models.CharField(
+        max_length=20, choices=Component.choices, blank=True, help_text="Who acted when no person did."
+    )
+    run = _ref("remediation.ActionRun", "events")
+    page = _ref("paging.Page")
+    step = _ref("paging.EscalationStep")
+    item = _ref("incidents.ChecklistItem")
+    notification = _ref("incidents.NotificationEntry")
+    update = _ref("comms.Update")
+    alert_group = _ref("health.AlertGroup")
+    host = _ref("health.Host")
+    data = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True, max_length=20000, help_text="A note's Markdown.")
+    legacy_text = models.CharField(max_length=500, blank=True, help_text="The words of an entry written before kinds.")
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        verbose_name_plural = "timeline entries"
+    class Meta(AppendOnlyModel.Meta):
+        ordering = ["-at", "-pk"]
+        verbose_name_plural = "timeline events"
+        indexes = [
+            models.Index(fields=["incident", "at"], name="event_incident_at"),
+            models.Index(fields=["kind", "at"], name="event_kind_at"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(actor__isnull=False) | ~models.Q(component=""), name="event_has_actor"
+            )
+        ]
 
     def __str__(self) -> str:
-        return self.summary
+        return f"{self.get_kind_display()} on incident {self.incident_id}"
 
     @property
-    def author_name(self) -> str:
-        return self.author.display_name if self.author else "Incident Center"
+    def actor_name(self) -> str:
+        if self.actor_id is not None and self.actor is not None:
+            return str(self.actor.display_name)
+        return Component(self.component or Component.SYSTEM).label
+
+    @property
+    def text(self) -> str:
+        from apps.incidents.events import render
+
+        return render(self)
+
+    @property
+    def links(self) -> list[tuple[str, str]]:
+        from apps.incidents.events import links
+
+        return links(self)

@@ -10,8 +10,9 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.incidents import events
 from apps.incidents.extensions import attention_for
-from apps.incidents.models import ChecklistItem, Incident, NotificationEntry
+from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, TimelineEvent
 from apps.runbooks.models import Runbook
 
 
@@ -98,8 +99,14 @@ def notifications(incident: Incident) -> list[NotificationEntry]:
     return list(incident.notifications.select_related("recorded_by", "acknowledged_recorded_by", "contact"))
 
 
-def timeline(incident: Incident) -> list:  # type: ignore[type-arg]
-    return list(incident.timeline.select_related("author"))
+def timeline(incident: Incident) -> list[TimelineEvent]:
+    """Newest first, with whatever the renderers read, in one query."""
+    return list(events.with_related(incident.events.all()))
+
+
+def timeline_in_order(incident: Incident) -> list[TimelineEvent]:
+    """Oldest first, for exports."""
+    return list(events.with_related(incident.events.order_by("at", "pk")))
 
 
 def incident_history(*, status: str = "", scenario: str = "") -> QuerySet[Incident]:

@@ -16,9 +16,11 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.contacts.models import Contact, EscalationLevel
+from apps.core.transitions import TransitionError
 from apps.incidents import lifecycle
+from apps.incidents.events import event_record
 from apps.incidents.live import announce_incident_changed
-from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, Severity, TimelineEntry
+from apps.incidents.models import ChecklistItem, Component, EventKind, Incident, NotificationEntry, TimelineEvent
 from apps.incidents.signals import incident_declared, incident_status_changed, notification_acknowledged
 from apps.runbooks.models import Runbook
 
@@ -31,20 +33,6 @@ class IncidentConflict(Exception):
 
 class IncidentRuleError(Exception):
     """The change breaks a rule of the incident (an illegal status move, a closed incident...)."""
-
-
-def _timeline(incident: Incident, user: User | None, kind: str, summary: str, body: str = "") -> TimelineEntry:
-    return TimelineEntry.objects.create(incident=incident, author=user, kind=kind, summary=summary[:500], body=body)
-
-
-def timeline_record(*, incident_id: int, kind: str, summary: str, author: User | None = None) -> TimelineEntry:
-    """For other apps: put what they did on the incident's timeline (author None means Incident
-    Center itself), and refresh open pages. Runs inside the caller's transaction if there is one."""
-    with transaction.atomic():
-        incident = Incident.objects.get(pk=incident_id)
-        entry = _timeline(incident, author, kind, summary)
-    announce_incident_changed(incident_id)
-    return entry
 
 
 def _locked(incident_id: int) -> Incident:
@@ -90,14 +78,13 @@ def incident_declare(
             status_changed_at=now,
         )
         ChecklistItem.objects.bulk_create(_checklist_for(incident))
-        _timeline(
-            incident,
-            declared_by,
-            TimelineEntry.Kind.DECLARED,
-            f"Declared {incident.get_severity_display()} {incident.get_scenario_display()}: {title}"
-            + (f" (by {declared_via})" if declared_via else ""),
+        event_record(
+            incident_id=incident.pk,
+            kind=EventKind.DECLARED,
+            actor=declared_by,
+            component=Component.WEBHOOK if declared_via else "",
+            data={"severity": severity, "scenario": scenario, "title": title, "via": declared_via},
         )
-    announce_incident_changed(incident.pk)
     incident_id = incident.pk
     transaction.on_commit(lambda: incident_declared.send(sender=Incident, incident_id=incident_id))
     return incident
@@ -140,7 +127,6 @@ def incident_change_status(*, incident_id: int, user: User, from_status: str, to
         error = lifecycle.transition_error(incident.status, to_status)
         if error:
             raise IncidentRuleError(error)
-        old_label = incident.get_status_display()
         now = timezone.now()
         incident.status = to_status
         incident.status_changed_at = now
@@ -151,13 +137,12 @@ def incident_change_status(*, incident_id: int, user: User, from_status: str, to
         elif to_status == Incident.Status.INVESTIGATING and from_status == Incident.Status.RESOLVED:
             incident.resolved_at = None
         incident.save(update_fields=["status", "status_changed_at", "resolved_at", "closed_at"])
-        _timeline(
-            incident,
-            user,
-            TimelineEntry.Kind.STATUS,
-            f"Status: {old_label} → {incident.get_status_display()}",
+        event_record(
+            incident_id=incident.pk,
+            kind=EventKind.STATUS_CHANGED,
+            actor=user,
+            data={"from": from_status, "to": to_status},
         )
-    announce_incident_changed(incident.pk)
     transaction.on_commit(
         lambda: incident_status_changed.send(
             sender=Incident, incident_id=incident_id, from_status=from_status, to_status=to_status
@@ -166,16 +151,16 @@ def incident_change_status(*, incident_id: int, user: User, from_status: str, to
     return incident
 
 
-# The fields `incident_update` may change, and the timeline kind of each.
-EDITABLE_FIELDS: dict[str, str] = {
-    "title": TimelineEntry.Kind.DETAILS,
-    "severity": TimelineEntry.Kind.SEVERITY,
-    "noticed_at": TimelineEntry.Kind.DETAILS,
-    "affected_components": TimelineEntry.Kind.DETAILS,
-    "impact": TimelineEntry.Kind.DETAILS,
-    "channel_url": TimelineEntry.Kind.DETAILS,
-    "commander": TimelineEntry.Kind.ROLE,
-    "coordinator": TimelineEntry.Kind.ROLE,
+# The fields `incident_update` may change, and the event kind of each.
+EDITABLE_FIELDS: dict[str, EventKind] = {
+    "title": EventKind.DETAILS_CHANGED,
+    "severity": EventKind.SEVERITY_CHANGED,
+    "noticed_at": EventKind.DETAILS_CHANGED,
+    "affected_components": EventKind.DETAILS_CHANGED,
+    "impact": EventKind.DETAILS_CHANGED,
+    "channel_url": EventKind.DETAILS_CHANGED,
+    "commander": EventKind.ROLE_ASSIGNED,
+    "coordinator": EventKind.ROLE_ASSIGNED,
 }
 
 
@@ -213,9 +198,9 @@ def incident_update(*, incident_id: int, user: User, changes: list[FieldChange])
         if wanted:
             incident.save(update_fields=[c.field for c in wanted])
         for change in wanted:
-            _timeline(incident, user, EDITABLE_FIELDS[change.field], _describe(incident, change))
-    if wanted:
-        announce_incident_changed(incident.pk)
+            event_record(
+                incident_id=incident.pk, kind=EDITABLE_FIELDS[change.field], actor=user, data=_change_data(change)
+            )
     return [c.field for c in wanted]
 
 
@@ -232,19 +217,15 @@ def comparable(value: Any) -> Any:
     return value
 
 
-def _describe(incident: Incident, change: FieldChange) -> str:
-    label = field_label(change.field).capitalize()
-    if change.field == "severity":
-        return f"Severity: {Severity(change.seen).label} → {Severity(change.new).label}"
+def _change_data(change: FieldChange) -> dict[str, Any]:
+    """The values an edit event keeps: old and new, people by id and name as they were then."""
     if change.field in {"commander", "coordinator"}:
-        return f"{label}: {_person(change.new)}"
-    if change.field == "noticed_at":
-        return f"{label}: {timezone.localtime(change.new):%Y-%m-%d %H:%M %Z}"
-    if change.field == "title":
-        return f"Title: {change.new}"
-    if change.field == "channel_url":
-        return f"{label}: {change.new or 'removed'}"
-    return f"{label} updated: {str(change.new)[:300] or 'cleared'}"
+        person = change.new
+        return {"role": change.field, "user": person.pk if person else None, "name": _person(person) if person else ""}
+    if change.field == "severity":
+        return {"from": change.seen, "to": change.new}
+    value = change.new.isoformat() if isinstance(change.new, datetime) else str(change.new)
+    return {"field": change.field, "value": value[:4000]}
 
 
 def checklist_item_set_state(
@@ -263,25 +244,35 @@ def checklist_item_set_state(
             raise IncidentConflict(f"“{item.title}” was already marked {item.get_state_display().lower()}{who}.")
         if state == item.state:
             return item
+        try:
+            ChecklistItem.TRANSITIONS.check(item.state, state)
+        except TransitionError as exc:  # e.g. done → skipped: reopen it first
+            raise IncidentRuleError(str(exc)) from exc
         item.state = state
         if state == ChecklistItem.State.PENDING:
             item.completed_by, item.completed_at, item.skip_reason = None, None, ""
-            summary = f"Reopened step: {item.title}"
         else:
             item.completed_by, item.completed_at = user, timezone.now()
-            item.skip_reason = reason.strip() if state == ChecklistItem.State.SKIPPED else ""
-            summary = (
-                f"Done: {item.title}"
-                if state == ChecklistItem.State.DONE
-                else f"Skipped: {item.title} — {item.skip_reason}"
-            )
+            item.skip_reason = reason.strip()[:500] if state == ChecklistItem.State.SKIPPED else ""
         item.save(update_fields=["state", "completed_by", "completed_at", "skip_reason"])
-        _timeline(incident, user, TimelineEntry.Kind.CHECKLIST, summary)
-    announce_incident_changed(incident.pk)
+        event_record(
+            incident_id=incident.pk,
+            kind=STEP_EVENTS[state],
+            actor=user,
+            item=item,
+            data={"title": item.title, **({"reason": item.skip_reason} if item.skip_reason else {})},
+        )
     return item
 
 
-def checklist_item_complete_by_run(*, incident_id: int, item_id: int, user: User | None, run_ref: str) -> bool:
+STEP_EVENTS: dict[str, EventKind] = {
+    ChecklistItem.State.DONE: EventKind.STEP_DONE,
+    ChecklistItem.State.SKIPPED: EventKind.STEP_SKIPPED,
+    ChecklistItem.State.PENDING: EventKind.STEP_REOPENED,
+}
+
+
+def checklist_item_complete_by_run(*, incident_id: int, item_id: int, user: User | None, run_id: int) -> bool:
     """A remediation run that succeeded and verified its own work ticks its runbook step (if the
     step is still pending and the incident open). Recorded as done by the run's requester."""
     with transaction.atomic():
@@ -291,8 +282,15 @@ def checklist_item_complete_by_run(*, incident_id: int, item_id: int, user: User
             return False
         item.state, item.completed_by, item.completed_at = ChecklistItem.State.DONE, user, timezone.now()
         item.save(update_fields=["state", "completed_by", "completed_at"])
-        _timeline(incident, user, TimelineEntry.Kind.CHECKLIST, f"Done: {item.title} (verified by {run_ref})")
-    announce_incident_changed(incident.pk)
+        event_record(
+            incident_id=incident.pk,
+            kind=EventKind.STEP_DONE,
+            actor=user,
+            component=Component.WORKER,
+            item=item,
+            run=run_id,
+            data={"title": item.title, "verified": True},
+        )
     return True
 
 
@@ -313,13 +311,13 @@ def notification_record(
     notified_at: datetime | None = None,
     note: str = "",
     ack_due_at: datetime | None = None,
-    timeline_summary: str = "",
+    record_event: bool = True,
 ) -> NotificationEntry:
     """Log that someone was notified. Its acknowledgement is due within the timeout of the
     contact's escalation level, unless `ack_due_at` says otherwise.
 
-    `user` None means Incident Center itself notified them (an automatic page), which may also
-    word its own timeline entry (`timeline_summary`), e.g. for a page that failed."""
+    `user` None means Incident Center itself notified them (an automatic page); the page's own
+    event then says what happened (`record_event=False` leaves it to the caller)."""
     if contact is None and not recipient.strip():
         raise IncidentRuleError("Choose a contact or write who was notified.")
     if contact is not None and not recipient.strip():
@@ -337,14 +335,14 @@ def notification_record(
             note=note,
             ack_due_at=ack_due_at or when + timedelta(minutes=_ack_timeout_minutes(contact)),
         )
-        _timeline(
-            incident,
-            user,
-            TimelineEntry.Kind.NOTIFICATION,
-            timeline_summary
-            or f"Notified {entry.recipient} by {entry.get_method_display().lower()}" + (f": {note}" if note else ""),
-        )
-    announce_incident_changed(incident.pk)
+        if record_event:
+            event_record(
+                incident_id=incident.pk,
+                kind=EventKind.NOTIFICATION_RECORDED,
+                actor=user,
+                notification=entry,
+                data={"recipient": entry.recipient, "method": method, "note": note},
+            )
     return entry
 
 
@@ -363,8 +361,13 @@ def notification_acknowledge(*, incident_id: int, entry_id: int, user: User) -> 
         NotificationEntry.objects.filter(pk=entry.pk).update(
             acknowledged_at=entry.acknowledged_at, acknowledged_recorded_by=user
         )
-        _timeline(incident, user, TimelineEntry.Kind.NOTIFICATION, f"{entry.recipient} acknowledged")
-    announce_incident_changed(incident.pk)
+        event_record(
+            incident_id=incident.pk,
+            kind=EventKind.NOTIFICATION_ACKNOWLEDGED,
+            actor=user,
+            notification=entry,
+            data={"recipient": entry.recipient},
+        )
     transaction.on_commit(
         lambda: notification_acknowledged.send(
             sender=NotificationEntry, incident_id=incident_id, entry_id=entry_id, user_id=user.pk
@@ -389,14 +392,11 @@ def notifications_mark_answered(*, incident_id: int, entry_ids: list[int], user:
     return answered
 
 
-def note_add(*, incident_id: int, user: User, body: str) -> TimelineEntry:
+def note_add(*, incident_id: int, user: User, body: str) -> TimelineEvent:
     """A free-text note on the timeline, in Markdown (sanitised when shown)."""
     body = body.strip()
     if not body:
         raise IncidentRuleError("A note cannot be empty.")
     with transaction.atomic():
         incident = _locked(incident_id)
-        first_line = body.splitlines()[0]
-        entry = _timeline(incident, user, TimelineEntry.Kind.NOTE, f"Note: {first_line[:200]}", body=body)
-    announce_incident_changed(incident.pk)
-    return entry
+        return event_record(incident_id=incident.pk, kind=EventKind.NOTE_ADDED, actor=user, body=body)

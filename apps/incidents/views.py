@@ -11,13 +11,13 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.permissions import can_view, can_work_incidents, require
 from apps.core.http import AppRequest
-from apps.incidents import pages, selectors, services
+from apps.incidents import export, pages, selectors, services
 from apps.incidents.forms import (
     ChecklistStateForm,
     IncidentDeclareForm,
@@ -86,6 +86,24 @@ def incident_declare(request: AppRequest) -> HttpResponse:
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+@require_GET
+@login_required
+def timeline_json(request: AppRequest, pk: int) -> JsonResponse:
+    require(can_view, request.user)
+    incident = get_object_or_404(Incident, pk=pk)
+    return JsonResponse(export.timeline_json(incident), json_dumps_params={"ensure_ascii": False})
+
+
+@require_GET
+@login_required
+def timeline_markdown(request: AppRequest, pk: int) -> HttpResponse:
+    require(can_view, request.user)
+    incident = get_object_or_404(Incident, pk=pk)
+    response = HttpResponse(export.timeline_markdown(incident), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{incident.reference}-timeline.md"'
+    return response
 
 
 @require_GET

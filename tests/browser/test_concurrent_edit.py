@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from apps.accounts.models import User
+from apps.incidents.models import EventKind
 from apps.runbooks.models import Runbook
 from tests.browser.conftest import Browsers, outside_event_loop, wait_until_live
 from tests.factories import declare_incident
@@ -49,5 +50,6 @@ def test_the_second_of_two_concurrent_title_edits_gets_a_conflict(
     expect(second.locator("#incident-header h1")).to_contain_text(FIRST)
     incident.refresh_from_db()
     assert incident.title == FIRST
-    assert incident.timeline.filter(summary=f"Title: {SECOND}").count() == 0
+    titles = incident.events.filter(kind=EventKind.DETAILS_CHANGED, data__field="title")
+    assert [(e.actor, e.data["value"]) for e in titles] == [(responder, FIRST)]
     expect(first.locator("#incident-header h1")).to_contain_text(FIRST)

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.accounts.models import User
-from apps.incidents.models import ChecklistItem, Incident
+from apps.incidents.models import ChecklistItem, EventKind, Incident
 from apps.runbooks.models import Runbook
 from tests.browser.conftest import Browsers, declare_through_form
 
@@ -45,6 +45,9 @@ def test_a_responder_declares_and_gets_the_runbook_as_checklist(
     assert incident.severity == "sev1"
     assert incident.scenario == "database_failure"
     assert incident.commander == responder
+    declared = incident.events.get(kind=EventKind.DECLARED)
+    assert (declared.actor, declared.data["title"]) == (responder, TITLE)
+    expect(page.locator("#incident-timeline")).to_contain_text(f"Declared SEV1 Database Failure: {TITLE}")
 
 
 def test_declaring_without_a_scenario_says_what_is_missing(
@@ -78,3 +81,4 @@ def test_a_responder_ticks_a_step_and_sees_it_done_with_their_name(
     item = ChecklistItem.objects.get(title="Check database logs")
     assert item.state == ChecklistItem.State.DONE
     assert item.completed_by == responder
+    assert item.incident.events.filter(kind=EventKind.STEP_DONE, item=item, actor=responder).count() == 1

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from apps.accounts.models import User
-from apps.incidents.models import ChecklistItem, Incident, TimelineEntry
+from apps.incidents.models import ChecklistItem, EventKind, Incident
 from apps.runbooks.models import Runbook
 from tests.browser.conftest import Browsers, mark_window, outside_event_loop, wait_until_live
 from tests.factories import declare_incident
@@ -69,7 +69,7 @@ def test_a_manager_posting_directly_is_refused(
     incident.refresh_from_db()
     assert item.state == ChecklistItem.State.PENDING
     assert incident.status == Incident.Status.INVESTIGATING
-    assert not incident.timeline.filter(kind=TimelineEntry.Kind.NOTE).exists()
+    assert not incident.events.filter(kind=EventKind.NOTE_ADDED).exists()
 
 
 def test_a_managers_page_updates_live_and_stays_read_only(
@@ -102,11 +102,11 @@ def test_a_note_with_html_is_shown_as_text_never_run(
 
     for page in (writer, watcher):  # the writer's htmx response and the watcher's live push
         timeline = page.locator("#incident-timeline")
-        note = timeline.locator(".kind-note .note-body")
+        note = timeline.locator('[data-event-kind="note_added"] .note-body')
         expect(note).to_have_text("bold", timeout=LIVE_MS)
         expect(timeline.locator("script")).to_have_count(0)
         expect(timeline.locator("b")).to_have_count(0)
         assert page.evaluate("typeof window.__xss") == "undefined"
     expect(writer.get_by_role("textbox", name="Note", exact=True)).to_have_value("")
     # Stored as written: the record keeps exactly what the responder typed.
-    assert incident.timeline.get(kind=TimelineEntry.Kind.NOTE).body == XSS_NOTE
+    assert incident.events.get(kind=EventKind.NOTE_ADDED, actor=responder).body == XSS_NOTE

@@ -1,5 +1,5 @@
 """Fixtures and helpers for the incident tests: a declared incident, contacts on the escalation
-path, and a snapshot of everything an incident request could write."""
+path, and a snapshot of everything an incident request could write (timeline events included)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.test import Client
 
 from apps.accounts.models import User
 from apps.contacts.models import Contact, ContactRole
-from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, TimelineEntry
+from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, TimelineEvent
 from apps.runbooks.models import Runbook
 from tests.factories import ContactFactory, declare_incident
 
@@ -59,7 +59,7 @@ class Snapshot:
     incidents: list[tuple[Any, ...]]
     checklist: list[tuple[Any, ...]]
     notifications: list[tuple[Any, ...]]
-    timeline: list[int]
+    events: list[int]
 
 
 def snapshot() -> Snapshot:
@@ -67,16 +67,17 @@ def snapshot() -> Snapshot:
         incidents=list(Incident.objects.order_by("pk").values_list()),
         checklist=list(ChecklistItem.objects.order_by("pk").values_list()),
         notifications=list(NotificationEntry.objects.order_by("pk").values_list()),
-        timeline=list(TimelineEntry.objects.order_by("pk").values_list("pk", flat=True)),
+        events=list(TimelineEvent.objects.order_by("pk").values_list("pk", flat=True)),
     )
 
 
-def new_timeline(incident: Incident, before: list[int]) -> list[TimelineEntry]:
-    return list(incident.timeline.exclude(pk__in=before).order_by("pk"))
+def new_events(incident: Incident, before: list[int]) -> list[TimelineEvent]:
+    """The incident's events written since `before` (from `event_ids`), oldest first."""
+    return list(incident.events.exclude(pk__in=before).order_by("pk"))
 
 
-def timeline_ids(incident: Incident) -> list[int]:
-    return list(incident.timeline.values_list("pk", flat=True))
+def event_ids(incident: Incident) -> list[int]:
+    return list(incident.events.values_list("pk", flat=True))
 
 
 def details_post(incident: Incident, **changes: Any) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The Django admin shows incidents, their timeline and notification log, and changes none of them:
-every change goes through the services, which write the timeline."""
+"""The Django admin shows incidents, their timeline events and notification log, and changes none
+of them: every change goes through the services, which record the events."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from django.urls import reverse
 
 from apps.accounts.models import User
 from apps.incidents import services
-from apps.incidents.models import Incident, NotificationEntry, TimelineEntry
+from apps.incidents.models import EventKind, Incident, NotificationEntry, TimelineEvent
 from tests.incidents.conftest import snapshot
 
-MODELS = ["incident", "timelineentry", "notificationentry"]
+MODELS = ["incident", "timelineevent", "notificationentry"]
 
 
 @pytest.fixture
 def history(incident: Incident, responder: User) -> dict[str, int]:
-    """One of each: the incident, its DECLARED entry, a notification."""
-    declared = incident.timeline.get()
+    """One of each: the incident, its DECLARED event, a notification."""
+    declared = incident.events.get(kind=EventKind.DECLARED)
     entry = services.notification_record(incident_id=incident.pk, user=responder, method="phone", recipient="Dee DBA")
-    return {"incident": incident.pk, "timelineentry": declared.pk, "notificationentry": entry.pk}
+    return {"incident": incident.pk, "timelineevent": declared.pk, "notificationentry": entry.pk}
 
 
 def _url(model: str, view: str, pk: int | None = None) -> str:
@@ -33,7 +33,7 @@ def test_the_admin_lists_them(admin_client_: Client, history: dict[str, int], mo
 
     assert response.status_code == 200
     text = response.text
-    expected = {"incident": "Primary database down", "timelineentry": "Declared SEV2", "notificationentry": "Dee DBA"}
+    expected = {"incident": "Primary database down", "timelineevent": "Declared SEV2", "notificationentry": "Dee DBA"}
     assert expected[model] in text
     assert _url(model, "add") not in text
     assert "delete_selected" not in text
@@ -44,7 +44,7 @@ def test_the_admin_cannot_add_them(admin_client_: Client, history: dict[str, int
     before = snapshot()
 
     assert admin_client_.get(_url(model, "add")).status_code == 403
-    assert admin_client_.post(_url(model, "add"), {"title": "Sneaky", "summary": "Sneaky"}).status_code == 403
+    assert admin_client_.post(_url(model, "add"), {"title": "Sneaky", "kind": "note_added"}).status_code == 403
     assert snapshot() == before
 
 
@@ -78,7 +78,7 @@ def test_posting_the_admin_change_form_changes_nothing(
 
     response = admin_client_.post(
         _url(model, "change", history[model]),
-        {"title": "Rewritten", "status": "closed", "summary": "Rewritten", "recipient": "Someone else"},
+        {"title": "Rewritten", "status": "closed", "kind": "legacy", "body": "Rewritten", "recipient": "Someone else"},
     )
 
     assert response.status_code == 403
@@ -107,7 +107,7 @@ def test_the_delete_action_is_not_offered(admin_client_: Client, history: dict[s
     assert response.status_code == 200
     assert snapshot() == before
     assert Incident.objects.filter(pk=history["incident"]).exists()
-    assert TimelineEntry.objects.filter(pk=history["timelineentry"]).exists()
+    assert TimelineEvent.objects.filter(pk=history["timelineevent"]).exists()
     assert NotificationEntry.objects.filter(pk=history["notificationentry"]).exists()
 
 

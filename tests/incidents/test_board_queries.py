@@ -18,10 +18,11 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.contacts.models import Contact
 from apps.incidents import services
-from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, TimelineEntry
+from apps.incidents.models import ChecklistItem, Component, EventKind, Incident, NotificationEntry, TimelineEvent
 from apps.incidents.services import FieldChange
+from apps.remediation.models import ActionRun
 from apps.runbooks.models import Runbook
-from tests.factories import ContactFactory, UserFactory, declare_incident
+from tests.factories import ContactFactory, UserFactory, declare_incident, make_run
 
 SEVERITIES = ["sev1", "sev2", "sev3", "sev4"]
 ACTIVE = ["investigating", "identified", "mitigating", "monitoring"]
@@ -134,19 +135,42 @@ def test_the_incident_list_query_count_does_not_grow_with_incidents(
 
 
 def _bulk_history(
-    incident: Incident, people: list[User], contacts: list[Contact], *, entries: int, notifications: int
+    incident: Incident,
+    people: list[User],
+    contacts: list[Contact],
+    runs: list[ActionRun],
+    *,
+    entries: int,
+    notifications: int,
 ) -> None:
+    """Events of several kinds, by distinct people and by components, some referring to steps and
+    runs, so an actor, a reference or a link read one by one would cost a query per row."""
     now = timezone.now()
-    TimelineEntry.objects.bulk_create(
-        TimelineEntry(
+    items = cycle(incident.checklist.order_by("position"))
+    verified_by = cycle(runs)
+    kinds = cycle(
+        [
+            (EventKind.NOTE_ADDED, {}),
+            (EventKind.STEP_DONE, {"title": "Step", "verified": True}),
+            (EventKind.DETAILS_CHANGED, {"field": "impact", "value": "Checkout is slow"}),
+            (EventKind.STATUS_CHANGED, {"from": "investigating", "to": "identified"}),
+            (EventKind.ROLE_ASSIGNED, {"role": "coordinator", "user": people[0].pk, "name": "Person0 Bulk"}),
+            (EventKind.NOTIFICATION_RECORDED, {"recipient": "Dee DBA", "method": "sms", "note": ""}),
+        ]
+    )
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
             incident=incident,
-            kind="note" if n % 2 else "details",
-            author=people[n % len(people)],
-            created_at=now - timedelta(seconds=n),
-            summary=f"Entry {n}",
-            body=f"**Entry {n}** with [a link](https://example.com/{n})" if n % 2 else "",
+            kind=kind,
+            actor=people[n % len(people)] if n % 3 else None,
+            component="" if n % 3 else Component.ESCALATION,
+            at=now - timedelta(seconds=n),
+            data=data,
+            body=f"**Entry {n}** with [a link](https://example.com/{n})" if kind == EventKind.NOTE_ADDED else "",
+            item=next(items) if kind == EventKind.STEP_DONE else None,
+            run=next(verified_by) if kind == EventKind.STEP_DONE else None,
         )
-        for n in range(entries)
+        for n, (kind, data) in zip(range(entries), kinds, strict=False)
     )
     NotificationEntry.objects.bulk_create(
         NotificationEntry(
@@ -172,19 +196,20 @@ def test_the_incident_page_query_count_does_not_grow_with_its_history(
     people = _people(6)
     contacts = [ContactFactory() for _ in range(4)]
     incident = declare_incident(responder, commander=people[0], coordinator=people[1])
+    runs = [make_run(incident, people[n], host_name=f"web-{n}") for n in range(4)]
     for n, item in enumerate(incident.checklist.order_by("position")[:6]):
         services.checklist_item_set_state(
             incident_id=incident.pk, item_id=item.pk, user=people[n], state="done", from_state="pending"
         )
-    _bulk_history(incident, people, contacts, entries=10 - incident.timeline.count(), notifications=10)
+    _bulk_history(incident, people, contacts, runs, entries=10 - incident.events.count(), notifications=10)
     url = reverse("incidents:detail", args=[incident.pk])
     at_ten = _queries(client, url)
 
-    _bulk_history(incident, people, contacts, entries=190, notifications=190)
+    _bulk_history(incident, people, contacts, runs, entries=190, notifications=190)
     at_200 = _queries(client, url)
 
     print(f"\nincident page queries ({client_name}): {at_ten} at 10 entries, {at_200} at 200 entries")
-    assert incident.timeline.count() == 200
+    assert incident.events.count() == 200
     assert incident.notifications.count() == 200
     page = client.get(url).text
     assert page.count('<li class="entry kind-') == 200

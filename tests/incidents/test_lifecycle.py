@@ -1,4 +1,5 @@
-"""The incident status lifecycle, for every pair of statuses."""
+"""The incident status lifecycle and the checklist's step states, for every pair: the transition
+tables on the models, which the services guard with and the pages ask which controls to show."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import itertools
 
 import pytest
 
+from apps.core.templatetags.transitions import can_become
 from apps.incidents.lifecycle import allowed_transitions, transition_error
+from apps.incidents.models import ChecklistItem, Incident
 
 STATUSES = ["investigating", "identified", "mitigating", "monitoring", "resolved", "closed"]
 ACTIVE = STATUSES[:4]
@@ -96,3 +99,23 @@ def test_an_unknown_target_status_is_refused(current: str) -> None:
 def test_an_unknown_current_status_allows_nothing() -> None:
     assert allowed_transitions("on_fire") == []
     assert transition_error("on_fire", "investigating") == "“on_fire” is not an incident status."
+
+
+@pytest.mark.parametrize("current", STATUSES)
+def test_the_lifecycle_is_the_incident_transition_table(current: str) -> None:
+    assert Incident.TRANSITIONS.allowed(current) == frozenset(ALLOWED[current])
+    assert Incident.TRANSITIONS.is_final(current) == (current == "closed")
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(STATUSES, STATUSES)))
+def test_templates_ask_the_same_table(current: str, target: str) -> None:
+    assert can_become(Incident(status=current), target) == (target in ALLOWED[current])
+
+
+STEP_ALLOWED = {"pending": {"done", "skipped"}, "done": {"pending"}, "skipped": {"pending"}}
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(STEP_ALLOWED, STEP_ALLOWED)))
+def test_a_step_is_finished_from_pending_and_reopened_to_pending(current: str, target: str) -> None:
+    assert ChecklistItem.TRANSITIONS.can(current, target) == (target in STEP_ALLOWED[current])
+    assert can_become(ChecklistItem(state=current), target) == (target in STEP_ALLOWED[current])

@@ -1,4 +1,5 @@
-"""The incident services: each state change, its rules, its conflicts and its timeline entry."""
+"""The incident services: each state change, its rules, its conflicts and its timeline event
+(kind, actor, references and values; the words are `test_renderers.py`'s business)."""
 
 from __future__ import annotations
 
@@ -13,24 +14,24 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.contacts.models import Contact
 from apps.incidents import services
-from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, TimelineEntry
+from apps.incidents.models import ChecklistItem, Component, EventKind, Incident, NotificationEntry, TimelineEvent
 from apps.incidents.services import FieldChange, IncidentConflict, IncidentRuleError
 from apps.runbooks.models import Runbook
 from apps.runbooks.procedures import INITIAL_RESPONSE, POST_EMERGENCY, SCENARIOS
 from apps.runbooks.services import runbook_save
-from tests.factories import declare_incident
-from tests.incidents.conftest import new_timeline, snapshot, timeline_ids
+from tests.factories import declare_incident, make_run
+from tests.incidents.conftest import event_ids, new_events, snapshot
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-Kind = TimelineEntry.Kind
+Kind = EventKind
 State = ChecklistItem.State
 Status = Incident.Status
 
 
-def _only_new_entry(incident: Incident, before: list[int]) -> TimelineEntry:
-    entries = new_timeline(incident, before)
-    assert len(entries) == 1, [e.summary for e in entries]
-    return entries[0]
+def _only_new_event(incident: Incident, before: list[int]) -> TimelineEvent:
+    events = new_events(incident, before)
+    assert len(events) == 1, [(e.kind, e.data) for e in events]
+    return events[0]
 
 
 def _walk(incident: Incident, user: User, *statuses: str) -> Incident:
@@ -110,17 +111,30 @@ def test_a_named_commander_and_coordinator_are_kept(
     assert (incident.commander, incident.coordinator, incident.declared_by) == (second_responder, comms, responder)
 
 
-def test_declaring_writes_one_declared_timeline_entry(procedures: list[Runbook], responder: User) -> None:
+def test_declaring_writes_one_declared_event(procedures: list[Runbook], responder: User) -> None:
     with time_machine.travel(NOW, tick=False):
         incident = declare_incident(responder, severity="sev1", scenario="security_breach", title="Leaked keys")
 
-    entry = incident.timeline.get()
-    assert entry.kind == Kind.DECLARED
-    assert entry.author == responder
-    assert entry.created_at == NOW
-    assert entry.summary == "Declared SEV1 Security Breach: Leaked keys"
+    event = incident.events.get()
+    assert (event.kind, event.actor, event.component, event.at) == (Kind.DECLARED, responder, "", NOW)
+    assert event.data == {"severity": "sev1", "scenario": "security_breach", "title": "Leaked keys", "via": ""}
     incident.refresh_from_db()
     assert incident.declared_at == incident.noticed_at == incident.status_changed_at == NOW
+
+
+def test_an_incident_declared_by_an_alert_names_the_webhook_as_actor(procedures: list[Runbook]) -> None:
+    incident = services.incident_declare(
+        declared_by=None,
+        declared_via="Alertmanager: DatabaseDown",
+        title="db-1 down",
+        scenario="database_failure",
+        severity="sev1",
+    )
+
+    event = incident.events.get()
+    assert (event.kind, event.actor, event.component) == (Kind.DECLARED, None, Component.WEBHOOK)
+    assert event.data["via"] == "Alertmanager: DatabaseDown"
+    assert incident.commander is None
 
 
 def test_declaring_keeps_when_the_issue_was_first_noticed(procedures: list[Runbook], responder: User) -> None:
@@ -138,7 +152,7 @@ def test_declaring_keeps_when_the_issue_was_first_noticed(procedures: list[Runbo
 
 
 def test_changing_status_writes_a_status_entry(incident: Incident, second_responder: User) -> None:
-    before = timeline_ids(incident)
+    before = event_ids(incident)
     with time_machine.travel(NOW, tick=False):
         services.incident_change_status(
             incident_id=incident.pk, user=second_responder, from_status="investigating", to_status="mitigating"
@@ -147,9 +161,9 @@ def test_changing_status_writes_a_status_entry(incident: Incident, second_respon
     incident.refresh_from_db()
     assert incident.status == Status.MITIGATING
     assert incident.status_changed_at == NOW
-    entry = _only_new_entry(incident, before)
-    assert (entry.kind, entry.author, entry.created_at) == (Kind.STATUS, second_responder, NOW)
-    assert entry.summary == "Status: Investigating → Mitigating"
+    event = _only_new_event(incident, before)
+    assert (event.kind, event.actor, event.at) == (Kind.STATUS_CHANGED, second_responder, NOW)
+    assert event.data == {"from": "investigating", "to": "mitigating"}
 
 
 def test_resolving_sets_resolved_at_and_closing_sets_closed_at(incident: Incident, responder: User) -> None:
@@ -166,26 +180,27 @@ def test_resolving_sets_resolved_at_and_closing_sets_closed_at(incident: Inciden
     assert incident.status == Status.CLOSED
     assert incident.resolved_at == NOW
     assert incident.closed_at == later
-    summaries = list(incident.timeline.filter(kind=Kind.STATUS).order_by("pk").values_list("summary", flat=True))
-    assert summaries == [
-        "Status: Investigating → Identified",
-        "Status: Identified → Mitigating",
-        "Status: Mitigating → Monitoring",
-        "Status: Monitoring → Resolved",
-        "Status: Resolved → Closed",
+    moves = list(incident.events.filter(kind=Kind.STATUS_CHANGED).order_by("pk").values_list("data", flat=True))
+    assert moves == [
+        {"from": "investigating", "to": "identified"},
+        {"from": "identified", "to": "mitigating"},
+        {"from": "mitigating", "to": "monitoring"},
+        {"from": "monitoring", "to": "resolved"},
+        {"from": "resolved", "to": "closed"},
     ]
 
 
 def test_reopening_clears_resolved_at(incident: Incident, responder: User) -> None:
     incident = _walk(incident, responder, "resolved")
-    before = timeline_ids(incident)
+    before = event_ids(incident)
 
     _walk(incident, responder, "investigating")
 
     incident.refresh_from_db()
     assert incident.status == Status.INVESTIGATING
     assert incident.resolved_at is None
-    assert _only_new_entry(incident, before).summary == "Status: Resolved → Investigating"
+    event = _only_new_event(incident, before)
+    assert (event.kind, event.data) == (Kind.STATUS_CHANGED, {"from": "resolved", "to": "investigating"})
 
 
 def test_a_stale_from_status_is_a_conflict_and_writes_nothing(
@@ -251,10 +266,10 @@ def test_two_users_editing_different_fields_both_succeed(
     incident.refresh_from_db()
     assert incident.title == "Primary DB refuses connections"
     assert incident.impact == "Checkout is down"
-    details = list(incident.timeline.filter(kind=Kind.DETAILS).order_by("pk"))
-    assert [(e.author, e.summary) for e in details] == [
-        (responder, "Title: Primary DB refuses connections"),
-        (second_responder, "Impact updated: Checkout is down"),
+    details = list(incident.events.filter(kind=Kind.DETAILS_CHANGED).order_by("pk"))
+    assert [(e.actor, e.data) for e in details] == [
+        (responder, {"field": "title", "value": "Primary DB refuses connections"}),
+        (second_responder, {"field": "impact", "value": "Checkout is down"}),
     ]
 
 
@@ -309,18 +324,20 @@ def test_setting_the_value_someone_else_already_set_is_not_a_conflict(
 
 
 @pytest.mark.parametrize(
-    ("field", "kind", "summary"),
+    ("field", "kind", "data"),
     [
-        ("severity", Kind.SEVERITY, "Severity: SEV2 → SEV1"),
-        ("commander", Kind.ROLE, "Commander: Sam Second"),
-        ("coordinator", Kind.ROLE, "Communication coordinator: Sam Second"),
-        ("title", Kind.DETAILS, "Title: Replica lag"),
-        ("affected_components", Kind.DETAILS, "Affected components updated: db-1, db-2"),
-        ("channel_url", Kind.DETAILS, "Communication channel: https://chat.example.com/inc"),
+        ("severity", Kind.SEVERITY_CHANGED, {"from": "sev2", "to": "sev1"}),
+        ("commander", Kind.ROLE_ASSIGNED, {"role": "commander", "user": "<sam>", "name": "Sam Second"}),
+        ("coordinator", Kind.ROLE_ASSIGNED, {"role": "coordinator", "user": "<sam>", "name": "Sam Second"}),
+        ("title", Kind.DETAILS_CHANGED, {"field": "title", "value": "Replica lag"}),
+        ("affected_components", Kind.DETAILS_CHANGED, {"field": "affected_components", "value": "db-1, db-2"}),
+        ("impact", Kind.DETAILS_CHANGED, {"field": "impact", "value": "Checkout is down"}),
+        ("channel_url", Kind.DETAILS_CHANGED, {"field": "channel_url", "value": "https://chat.example.com/inc"}),
+        ("noticed_at", Kind.DETAILS_CHANGED, {"field": "noticed_at", "value": "2025-03-04T09:15:00+00:00"}),
     ],
 )
-def test_each_field_change_writes_one_entry_of_its_kind(
-    incident: Incident, responder: User, second_responder: User, field: str, kind: str, summary: str
+def test_each_field_change_writes_one_event_of_its_kind(
+    incident: Incident, responder: User, second_responder: User, field: str, kind: str, data: dict[str, object]
 ) -> None:
     new = {
         "severity": "sev1",
@@ -328,9 +345,11 @@ def test_each_field_change_writes_one_entry_of_its_kind(
         "coordinator": second_responder,
         "title": "Replica lag",
         "affected_components": "db-1, db-2",
+        "impact": "Checkout is down",
         "channel_url": "https://chat.example.com/inc",
+        "noticed_at": datetime(2025, 3, 4, 9, 15, tzinfo=UTC),
     }[field]
-    before = timeline_ids(incident)
+    before = event_ids(incident)
 
     with time_machine.travel(NOW, tick=False):
         changed = services.incident_update(
@@ -340,12 +359,13 @@ def test_each_field_change_writes_one_entry_of_its_kind(
     assert changed == [field]
     incident.refresh_from_db()
     assert getattr(incident, field) == new
-    entry = _only_new_entry(incident, before)
-    assert (entry.kind, entry.author, entry.created_at, entry.summary) == (kind, responder, NOW, summary)
+    event = _only_new_event(incident, before)
+    expected = {key: second_responder.pk if value == "<sam>" else value for key, value in data.items()}
+    assert (event.kind, event.actor, event.at, event.data) == (kind, responder, NOW, expected)
 
 
-def test_removing_the_commander_is_a_role_entry(incident: Incident, responder: User) -> None:
-    before = timeline_ids(incident)
+def test_removing_the_commander_is_a_role_event_naming_nobody(incident: Incident, responder: User) -> None:
+    before = event_ids(incident)
 
     services.incident_update(
         incident_id=incident.pk, user=responder, changes=[FieldChange("commander", responder, None)]
@@ -353,8 +373,30 @@ def test_removing_the_commander_is_a_role_entry(incident: Incident, responder: U
 
     incident.refresh_from_db()
     assert incident.commander is None
-    entry = _only_new_entry(incident, before)
-    assert (entry.kind, entry.summary) == (Kind.ROLE, "Commander: nobody")
+    event = _only_new_event(incident, before)
+    assert (event.kind, event.data) == (Kind.ROLE_ASSIGNED, {"role": "commander", "user": None, "name": ""})
+
+
+def test_several_fields_changed_at_once_write_one_event_each(
+    incident: Incident, responder: User, second_responder: User
+) -> None:
+    before = event_ids(incident)
+    seen = Incident.objects.get(pk=incident.pk)
+
+    services.incident_update(
+        incident_id=incident.pk,
+        user=responder,
+        changes=_form_changes(seen, title="Replica lag", severity="sev1", coordinator=second_responder),
+    )
+
+    events = new_events(incident, before)
+    assert sorted((e.kind, e.actor_id) for e in events) == sorted(
+        [
+            (Kind.DETAILS_CHANGED, responder.pk),
+            (Kind.SEVERITY_CHANGED, responder.pk),
+            (Kind.ROLE_ASSIGNED, responder.pk),
+        ]
+    )
 
 
 def test_a_closed_incident_refuses_edits(incident: Incident, responder: User) -> None:
@@ -389,7 +431,7 @@ def _first_item(incident: Incident) -> ChecklistItem:
 
 def test_ticking_a_step_records_who_and_when(incident: Incident, second_responder: User) -> None:
     item = _first_item(incident)
-    before = timeline_ids(incident)
+    before = event_ids(incident)
 
     with time_machine.travel(NOW, tick=False):
         services.checklist_item_set_state(
@@ -403,14 +445,15 @@ def test_ticking_a_step_records_who_and_when(incident: Incident, second_responde
         NOW,
         "",
     )
-    entry = _only_new_entry(incident, before)
-    assert (entry.kind, entry.author, entry.created_at) == (Kind.CHECKLIST, second_responder, NOW)
-    assert entry.summary == "Done: Assess the situation"
+    event = _only_new_event(incident, before)
+    assert (event.kind, event.actor, event.at, event.item) == (Kind.STEP_DONE, second_responder, NOW, item)
+    assert event.data == {"title": "Assess the situation"}
+    assert event.run is None
 
 
 def test_skipping_a_step_records_the_reason(incident: Incident, responder: User) -> None:
     item = _first_item(incident)
-    before = timeline_ids(incident)
+    before = event_ids(incident)
 
     with time_machine.travel(NOW, tick=False):
         services.checklist_item_set_state(
@@ -429,9 +472,9 @@ def test_skipping_a_step_records_the_reason(incident: Incident, responder: User)
         NOW,
         "Already assessed on the call",
     )
-    entry = _only_new_entry(incident, before)
-    assert entry.summary == "Skipped: Assess the situation — Already assessed on the call"
-    assert (entry.kind, entry.author) == (Kind.CHECKLIST, responder)
+    event = _only_new_event(incident, before)
+    assert (event.kind, event.actor, event.at, event.item) == (Kind.STEP_SKIPPED, responder, NOW, item)
+    assert event.data == {"title": "Assess the situation", "reason": "Already assessed on the call"}
 
 
 @pytest.mark.parametrize("reason", ["", "   \n "])
@@ -460,7 +503,7 @@ def test_reopening_a_step_clears_it_and_records_who_and_when(
     services.checklist_item_set_state(
         incident_id=incident.pk, item_id=item.pk, user=responder, state=done_state, from_state="pending", reason="n/a"
     )
-    before = timeline_ids(incident)
+    before = event_ids(incident)
 
     with time_machine.travel(NOW, tick=False):
         services.checklist_item_set_state(
@@ -469,9 +512,73 @@ def test_reopening_a_step_clears_it_and_records_who_and_when(
 
     item.refresh_from_db()
     assert (item.state, item.completed_by, item.completed_at, item.skip_reason) == (State.PENDING, None, None, "")
-    entry = _only_new_entry(incident, before)
-    assert (entry.kind, entry.author, entry.created_at) == (Kind.CHECKLIST, second_responder, NOW)
-    assert entry.summary == "Reopened step: Assess the situation"
+    event = _only_new_event(incident, before)
+    assert (event.kind, event.actor, event.at, event.item) == (Kind.STEP_REOPENED, second_responder, NOW, item)
+    assert event.data == {"title": "Assess the situation"}
+
+
+@pytest.mark.parametrize(("done_state", "other"), [("done", "skipped"), ("skipped", "done")])
+def test_a_finished_step_is_reopened_before_it_changes_again(
+    incident: Incident, responder: User, done_state: str, other: str
+) -> None:
+    """The checklist's transition table: done and skipped go back to pending, not to each other."""
+    item = _first_item(incident)
+    services.checklist_item_set_state(
+        incident_id=incident.pk, item_id=item.pk, user=responder, state=done_state, from_state="pending", reason="n/a"
+    )
+    before = snapshot()
+
+    with pytest.raises(IncidentRuleError, match=f"cannot become {other}"):
+        services.checklist_item_set_state(
+            incident_id=incident.pk, item_id=item.pk, user=responder, state=other, from_state=done_state, reason="n/a"
+        )
+
+    assert snapshot() == before
+
+
+def test_a_verifying_run_ticks_its_step_with_the_run_as_reference(incident: Incident, responder: User) -> None:
+    item = incident.checklist.get(title="Restart database service")
+    run = make_run(incident, responder, item=item)
+    before = event_ids(incident)
+
+    with time_machine.travel(NOW, tick=False):
+        ticked = services.checklist_item_complete_by_run(
+            incident_id=incident.pk, item_id=item.pk, user=responder, run_id=run.pk
+        )
+
+    assert ticked is True
+    item.refresh_from_db()
+    assert (item.state, item.completed_by, item.completed_at) == (State.DONE, responder, NOW)
+    event = _only_new_event(incident, before)
+    assert (event.kind, event.actor, event.item, event.run) == (Kind.STEP_DONE, responder, item, run)
+    assert event.data == {"title": "Restart database service", "verified": True}
+
+
+def test_a_verifying_run_without_a_requester_is_the_worker(incident: Incident, responder: User) -> None:
+    item = incident.checklist.get(title="Restart database service")
+    run = make_run(incident, responder, item=item)
+    before = event_ids(incident)
+
+    services.checklist_item_complete_by_run(incident_id=incident.pk, item_id=item.pk, user=None, run_id=run.pk)
+
+    event = _only_new_event(incident, before)
+    assert (event.kind, event.actor, event.component, event.run) == (Kind.STEP_DONE, None, Component.WORKER, run)
+
+
+def test_a_verifying_run_leaves_a_step_already_finished_alone(incident: Incident, responder: User) -> None:
+    item = incident.checklist.get(title="Restart database service")
+    services.checklist_item_set_state(
+        incident_id=incident.pk, item_id=item.pk, user=responder, state="skipped", from_state="pending", reason="no"
+    )
+    run = make_run(incident, responder, item=item)
+    before = snapshot()
+
+    ticked = services.checklist_item_complete_by_run(
+        incident_id=incident.pk, item_id=item.pk, user=responder, run_id=run.pk
+    )
+
+    assert ticked is False
+    assert snapshot() == before
 
 
 def test_ticking_a_step_someone_already_ticked_is_a_conflict_naming_them(
@@ -527,7 +634,7 @@ def test_a_step_of_another_incident_cannot_be_ticked(
 def test_a_notification_is_due_within_the_contact_escalation_timeout(
     incident: Incident, responder: User, project_manager_contact: Contact
 ) -> None:
-    before = timeline_ids(incident)
+    before = event_ids(incident)
 
     with time_machine.travel(NOW, tick=False):
         entry = services.notification_record(
@@ -541,9 +648,14 @@ def test_a_notification_is_due_within_the_contact_escalation_timeout(
     assert entry.ack_due_at == NOW + timedelta(minutes=30)
     assert entry.recorded_by == responder
     assert entry.acknowledged_at is None
-    timeline = _only_new_entry(incident, before)
-    assert (timeline.kind, timeline.author, timeline.created_at) == (Kind.NOTIFICATION, responder, NOW)
-    assert timeline.summary == "Notified Pat Planner (Project Manager) by phone call"
+    event = _only_new_event(incident, before)
+    assert (event.kind, event.actor, event.at, event.notification) == (
+        Kind.NOTIFICATION_RECORDED,
+        responder,
+        NOW,
+        entry,
+    )
+    assert event.data == {"recipient": "Pat Planner (Project Manager)", "method": "phone", "note": ""}
 
 
 def test_the_ack_deadline_counts_from_when_they_were_notified(
@@ -561,7 +673,20 @@ def test_the_ack_deadline_counts_from_when_they_were_notified(
         )
 
     assert entry.ack_due_at == notified + timedelta(minutes=30)
-    assert incident.timeline.filter(kind=Kind.NOTIFICATION).get().summary.endswith(": Left a voicemail too")
+    event = incident.events.get(kind=Kind.NOTIFICATION_RECORDED)
+    assert (event.notification, event.data["method"], event.data["note"]) == (entry, "sms", "Left a voicemail too")
+
+
+def test_an_automatic_page_leaves_its_event_to_the_caller(incident: Incident, project_manager_contact: Contact) -> None:
+    """Incident Center's own pages (`user` None) are worded by the paging event instead."""
+    before = event_ids(incident)
+
+    entry = services.notification_record(
+        incident_id=incident.pk, user=None, method="sms", contact=project_manager_contact, record_event=False
+    )
+
+    assert entry.recorded_by is None
+    assert new_events(incident, before) == []
 
 
 def test_a_contact_off_the_escalation_path_gets_the_default_timeout(
@@ -603,16 +728,21 @@ def test_acknowledging_records_who_and_when(
     entry = services.notification_record(
         incident_id=incident.pk, user=responder, method="phone", contact=project_manager_contact
     )
-    before = timeline_ids(incident)
+    before = event_ids(incident)
 
     with time_machine.travel(NOW, tick=False):
         services.notification_acknowledge(incident_id=incident.pk, entry_id=entry.pk, user=second_responder)
 
     entry.refresh_from_db()
     assert (entry.acknowledged_at, entry.acknowledged_recorded_by) == (NOW, second_responder)
-    timeline = _only_new_entry(incident, before)
-    assert (timeline.kind, timeline.author, timeline.created_at) == (Kind.NOTIFICATION, second_responder, NOW)
-    assert timeline.summary == "Pat Planner (Project Manager) acknowledged"
+    event = _only_new_event(incident, before)
+    assert (event.kind, event.actor, event.at, event.notification) == (
+        Kind.NOTIFICATION_ACKNOWLEDGED,
+        second_responder,
+        NOW,
+        entry,
+    )
+    assert event.data == {"recipient": "Pat Planner (Project Manager)"}
 
 
 def test_acknowledging_twice_is_a_conflict(
@@ -650,16 +780,18 @@ def test_a_notification_of_another_incident_cannot_be_acknowledged(
 # --- note_add --------------------------------------------------------------------------------
 
 
-def test_a_note_is_a_timeline_entry_with_its_first_line_as_summary(incident: Incident, comms: User) -> None:
-    before = timeline_ids(incident)
+def test_a_note_is_an_event_keeping_its_markdown_trimmed(incident: Incident, comms: User) -> None:
+    before = event_ids(incident)
 
     with time_machine.travel(NOW, tick=False):
-        services.note_add(incident_id=incident.pk, user=comms, body="  Status page updated\n\nSee **#inc-42**  ")
+        returned = services.note_add(
+            incident_id=incident.pk, user=comms, body="  Status page updated\n\nSee **#inc-42**  "
+        )
 
-    entry = _only_new_entry(incident, before)
-    assert (entry.kind, entry.author, entry.created_at) == (Kind.NOTE, comms, NOW)
-    assert entry.summary == "Note: Status page updated"
-    assert entry.body == "Status page updated\n\nSee **#inc-42**"
+    event = _only_new_event(incident, before)
+    assert event == returned
+    assert (event.kind, event.actor, event.at, event.data) == (Kind.NOTE_ADDED, comms, NOW, {})
+    assert event.body == "Status page updated\n\nSee **#inc-42**"
 
 
 @pytest.mark.parametrize("body", ["", "  \n\t "])
@@ -675,58 +807,65 @@ def test_an_empty_note_is_refused(incident: Incident, responder: User, body: str
 # --- the timeline is append-only ---------------------------------------------------------------
 
 
-def test_saving_an_existing_timeline_entry_is_refused(incident: Incident) -> None:
-    entry = incident.timeline.get()
-    entry.summary = "Rewritten history"
+def test_saving_an_existing_event_is_refused(incident: Incident) -> None:
+    event = incident.events.get()
+    event.data = {**event.data, "title": "Rewritten history"}
 
     with pytest.raises(PermissionError, match="append-only"):
-        entry.save()
+        event.save()
 
-    assert TimelineEntry.objects.get(pk=entry.pk).summary.startswith("Declared")
+    assert TimelineEvent.objects.get(pk=event.pk).data["title"] == "Primary database down"
 
 
-def test_deleting_a_timeline_entry_is_refused(incident: Incident) -> None:
-    entry = incident.timeline.get()
+def test_deleting_an_event_is_refused(incident: Incident) -> None:
+    event = incident.events.get()
 
     with pytest.raises(PermissionError, match="append-only"):
-        entry.delete()
+        event.delete()
 
-    assert TimelineEntry.objects.filter(pk=entry.pk).exists()
+    assert TimelineEvent.objects.filter(pk=event.pk).exists()
 
 
 def test_bulk_update_and_delete_of_the_timeline_are_refused(incident: Incident) -> None:
     with pytest.raises(PermissionError, match="append-only"):
-        TimelineEntry.objects.filter(incident=incident).update(summary="Rewritten")
+        TimelineEvent.objects.filter(incident=incident).update(kind=Kind.NOTE_ADDED)
     with pytest.raises(PermissionError, match="append-only"):
-        TimelineEntry.objects.all().delete()
+        TimelineEvent.objects.all().delete()
     with pytest.raises(PermissionError, match="append-only"):
-        incident.timeline.all().delete()
+        incident.events.all().delete()
 
-    assert incident.timeline.get().summary.startswith("Declared")
+    assert incident.events.get().kind == Kind.DECLARED
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     "sql",
     [
-        "UPDATE incidents_timelineentry SET summary = 'Rewritten' WHERE incident_id = %s",
-        "DELETE FROM incidents_timelineentry WHERE incident_id = %s",
+        "UPDATE incidents_timelineevent SET kind = 'note_added' WHERE incident_id = %s",
+        "UPDATE incidents_timelineevent SET data = '{}'::jsonb, actor_id = NULL WHERE incident_id = %s",
+        "DELETE FROM incidents_timelineevent WHERE incident_id = %s",
     ],
 )
 def test_the_database_refuses_raw_updates_and_deletes_of_the_timeline(incident: Incident, sql: str) -> None:
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="Cannot update or delete"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(sql, [incident.pk])
 
-    assert incident.timeline.get().summary.startswith("Declared")
+    event = incident.events.get()
+    assert (event.kind, event.data["title"]) == (Kind.DECLARED, "Primary database down")
 
 
 @pytest.mark.postgres
 def test_the_database_still_accepts_new_timeline_rows(incident: Incident, responder: User) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO incidents_timelineentry (incident_id, kind, author_id, created_at, summary, body) "
-            "VALUES (%s, 'note', %s, %s, 'Inserted', '')",
+            "INSERT INTO incidents_timelineevent (incident_id, kind, actor_id, component, at, data, body, legacy_text) "
+            "VALUES (%s, 'note_added', %s, '', %s, '{}', 'Inserted', '')",
             [incident.pk, responder.pk, timezone.now()],
         )
 
-    assert incident.timeline.count() == 2
+    assert incident.events.count() == 2
+    assert incident.events.get(kind=Kind.NOTE_ADDED).body == "Inserted"

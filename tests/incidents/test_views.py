@@ -17,13 +17,14 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.incidents import services, urls
-from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, TimelineEntry
+from apps.incidents.models import ChecklistItem, EventKind, Incident, NotificationEntry, TimelineEvent
 from apps.runbooks.models import Runbook
 from apps.runbooks.procedures import INITIAL_RESPONSE, POST_EMERGENCY, SCENARIOS
 from tests.factories import declare_incident
-from tests.incidents.conftest import HTMX, details_post, form_on_page, new_timeline, snapshot, timeline_ids
+from tests.incidents.conftest import HTMX, details_post, event_ids, form_on_page, new_events, snapshot
 
-GET_PAGES = ["board", "list", "detail"]
+# The timeline exports have the incident page's permission (more in test_timeline_export.py).
+GET_PAGES = ["board", "list", "detail", "timeline_json", "timeline_md"]
 POSTS = ["declare", "status", "details", "checklist", "notification_add", "notification_ack", "note_add"]
 WORKERS = ["responder_client", "admin_client_"]
 WATCHERS = ["manager_client", "comms_client"]
@@ -64,29 +65,45 @@ def world(incident: Incident, responder: User) -> World:
     return World(incident=incident, item=incident.checklist.order_by("position").first(), entry=entry)  # type: ignore[arg-type]
 
 
+EVENT_OF = {
+    "status": EventKind.STATUS_CHANGED,
+    "details": EventKind.DETAILS_CHANGED,
+    "checklist": EventKind.STEP_DONE,
+    "notification_add": EventKind.NOTIFICATION_RECORDED,
+    "notification_ack": EventKind.NOTIFICATION_ACKNOWLEDGED,
+    "note_add": EventKind.NOTE_ADDED,
+}
+
+
 def _did(name: str, world: World, user: User) -> None:
-    """Assert that the POST `name` by `user` did what it asks."""
+    """Assert that the POST `name` by `user` did what it asks, and recorded it as its event."""
     incident = Incident.objects.get(pk=world.incident.pk)
     if name == "declare":
         declared = Incident.objects.exclude(pk=incident.pk).get()
         assert (declared.title, declared.declared_by, declared.commander) == ("API timeouts", user, user)
         assert declared.checklist.count() == 4 + len(SCENARIOS["system_outage"].steps) + 4
+        assert declared.events.filter(kind=EventKind.DECLARED, actor=user).count() == 1
         return
-    latest = incident.timeline.order_by("-pk").first()
+    latest = incident.events.order_by("-pk").first()
     assert latest is not None
-    assert latest.author == user
+    assert (latest.kind, latest.actor) == (EVENT_OF[name], user)
     if name == "status":
         assert incident.status == "identified"
+        assert latest.data == {"from": "investigating", "to": "identified"}
     elif name == "details":
         assert incident.title == "Primary DB refuses connections"
+        assert latest.data == {"field": "title", "value": "Primary DB refuses connections"}
     elif name == "checklist":
         world.item.refresh_from_db()
         assert (world.item.state, world.item.completed_by) == ("done", user)
+        assert latest.item == world.item
     elif name == "notification_add":
-        assert incident.notifications.filter(recipient="Jo from hosting", recorded_by=user).exists()
+        entry = incident.notifications.get(recipient="Jo from hosting", recorded_by=user)
+        assert latest.notification == entry
     elif name == "notification_ack":
         world.entry.refresh_from_db()
         assert world.entry.acknowledged_recorded_by == user
+        assert latest.notification == world.entry
     elif name == "note_add":
         assert latest.body == "Failover started"
 
@@ -325,7 +342,7 @@ def test_declaring_without_scenario_severity_or_title_shows_the_errors(
     assert response.text.count(REQUIRED) == 3
     assert 'class="choices has-error"' in response.text
     assert Incident.objects.count() == 0
-    assert TimelineEntry.objects.count() == 0
+    assert TimelineEvent.objects.count() == 0
 
 
 @pytest.mark.parametrize(
@@ -451,6 +468,25 @@ def test_skipping_a_step_without_a_reason_is_refused(responder_client: Client, w
     assert snapshot() == before
 
 
+def test_skipping_a_done_step_is_refused_until_it_is_reopened(
+    responder_client: Client, world: World, responder: User
+) -> None:
+    services.checklist_item_set_state(
+        incident_id=world.incident.pk, item_id=world.item.pk, user=responder, state="done", from_state="pending"
+    )
+    before = snapshot()
+
+    response = responder_client.post(
+        reverse("incidents:checklist", args=[world.incident.pk, world.item.pk, "skipped"]),
+        {"from_state": "done", "reason": "Not needed after all"},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 409
+    assert "It is done: it cannot become skipped." in response.text
+    assert snapshot() == before
+
+
 def test_a_notification_needs_someone_to_have_been_notified(responder_client: Client, world: World) -> None:
     before = snapshot()
 
@@ -507,7 +543,7 @@ def test_a_note_is_shown_sanitised(responder_client: Client, world: World) -> No
     assert "<script>alert" not in page
     assert "javascript:" not in page
     assert "onerror" not in page
-    assert TimelineEntry.objects.filter(kind="note", body=body).exists()
+    assert TimelineEvent.objects.filter(kind=EventKind.NOTE_ADDED, body=body).exists()
 
 
 def test_a_note_is_sanitised_in_the_htmx_partial_too(responder_client: Client, world: World) -> None:
@@ -559,12 +595,12 @@ def test_a_post_with_the_csrf_token_of_the_page_is_accepted(world: World, respon
     page = client.get(world.url("detail"))
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert token is not None
-    before = timeline_ids(world.incident)
+    before = event_ids(world.incident)
 
     response = client.post(world.url("note_add"), {"body": "With a token", "csrfmiddlewaretoken": token.group(1)})
 
     assert response.status_code == 302
-    assert [e.body for e in new_timeline(world.incident, before)] == ["With a token"]
+    assert [(e.kind, e.body) for e in new_events(world.incident, before)] == [(EventKind.NOTE_ADDED, "With a token")]
 
 
 def test_htmx_posts_carry_the_csrf_token_in_a_header(world: World, responder: User) -> None:
@@ -579,7 +615,7 @@ def test_htmx_posts_carry_the_csrf_token_in_a_header(world: World, responder: Us
     )
 
     assert response.status_code == 200
-    assert world.incident.timeline.filter(body="Over htmx").exists()
+    assert world.incident.events.filter(kind=EventKind.NOTE_ADDED, body="Over htmx", actor=responder).exists()
 
 
 # --- htmx --------------------------------------------------------------------------------------
@@ -751,7 +787,7 @@ def test_the_details_form_as_shown_saves_only_what_was_edited(
     form = form_on_page(client.get(world.url("detail")).text, action)
     assert form["seen-title"] == form["title"] == "Primary database down"
     before = Incident.objects.get(pk=world.incident.pk)
-    entries = timeline_ids(world.incident)
+    entries = event_ids(world.incident)
 
     unchanged = client.post(action, form, headers=HTMX)
     form["title"] = "Primary database refuses connections"
@@ -763,7 +799,9 @@ def test_the_details_form_as_shown_saves_only_what_was_edited(
     assert after.title == "Primary database refuses connections"
     for field in ["severity", "noticed_at", "impact", "commander", "coordinator", "channel_url"]:
         assert getattr(after, field) == getattr(before, field), field
-    assert [e.summary for e in new_timeline(world.incident, entries)] == ["Title: Primary database refuses connections"]
+    assert [(e.kind, e.data) for e in new_events(world.incident, entries)] == [
+        (EventKind.DETAILS_CHANGED, {"field": "title", "value": "Primary database refuses connections"})
+    ]
 
 
 # --- declaring -----------------------------------------------------------------------------------
