@@ -89,14 +89,9 @@ def phases(run: Any) -> None:
         print(f"    {(end - at).total_seconds():6.1f} s  {text[:90]}")
 
 
-class _NoRunner:
-    def submit(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 def main() -> None:
     from apps.accounts.models import User
-    from apps.core import dispatch
+    from apps.core import jobs
     from apps.health.models import Host
     from apps.remediation import executor, services
     from apps.remediation.models import ActionRun, Artifact
@@ -104,9 +99,6 @@ def main() -> None:
     if settings.REDIS_URL:
         raise SystemExit("Run it without REDIS_URL: this process is the worker.")
 
-    # This process is the worker: without REDIS_URL the messages would go to the embedded runner,
-    # which would start its periodic tasks in this process and race the executor for the run.
-    dispatch.embedded_runner = lambda: _NoRunner()  # type: ignore[assignment,return-value]
     target = f"ic_target_bench_{secrets.token_hex(4)}"
     folder = Path(tempfile.mkdtemp(prefix="ic_target_bench_"))
     baseline_file = folder / "baseline.dump"
@@ -115,7 +107,9 @@ def main() -> None:
         build_seconds, size = timed(lambda: build_target(target))
         print(f"  {size / 1024**3:.2f} GiB in {build_seconds:.0f} s", flush=True)
         url = f"postgres://{SERVER['user']}@{SERVER['host']}:{SERVER['port']}/{target}"
-        with override_settings(TARGET_DATABASE_URL=url, BACKUP_DIR=folder / "backups"):
+        # This process is the worker: the runs' messages are kept, not sent (without REDIS_URL
+        # the embedded runner would race the executor below for each run).
+        with override_settings(TARGET_DATABASE_URL=url, BACKUP_DIR=folder / "backups"), jobs.captured():
             responder = User.objects.create_user("bench-responder", role=User.Role.RESPONDER)
             manager = User.objects.create_user("bench-manager", role=User.Role.MANAGER)
             host = Host.objects.create(name=settings.INCIDENTCENTER_HOST, description="bench")

@@ -8,7 +8,14 @@ class RemediationConfig(AppConfig):
     def ready(self) -> None:
         from apps.remediation import (
             actions,  # noqa: F401  (fills the catalog)
+            catalog,
+            live,
             panels,
+            renderers,  # noqa: F401  (words the kinds remediation records)
         )
+        from apps.runbooks import step_actions
 
         panels.register()
+        live.register()
+        # Runbook steps name their action from this catalog (runbooks cannot import it).
+        step_actions.use_catalog(catalog.choices)

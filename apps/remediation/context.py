@@ -24,7 +24,7 @@ from apps.remediation.catalog import ActionError
 logger = logging.getLogger(__name__)
 
 # A file name an action may be given or may produce: no separators, no leading dot, no "..".
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 MAX_LINE = 2000
 KEPT_LINES = 2000
 # Lines are stored and shown at least this often: by the next line, or by the run's heartbeat
@@ -34,8 +34,9 @@ REDACTED = "••••••"
 
 
 def safe_child(folder: Path, name: str) -> Path:
-    """`folder / name` for a bare, safe file name, proven to stay inside `folder`."""
-    if not SAFE_NAME.match(name) or ".." in name:
+    """`folder / name` for a bare, safe file name, proven to stay inside `folder`: the one check
+    of every file name remediation is given, records or serves (backups, snapshots, evidence)."""
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
         raise ActionError(f"{name!r} is not a file name this action accepts (letters, digits, . _ - only).")
     root = folder.resolve()
     path = (root / name).resolve()
@@ -205,6 +206,9 @@ class RunContext:
             if process.poll() is None:
                 kill()
                 process.wait()
+            # A long-lived worker runs many commands: each pipe is closed, never left to the GC.
+            if process.stdout is not None:
+                process.stdout.close()
         if killed.is_set():
             raise ActionError(f"{argv[0]} did not finish within {limit:.0f} s; its process group was killed.")
         if check and returncode != 0:

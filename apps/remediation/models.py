@@ -7,8 +7,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from apps.core.models import AppendOnlyModel
+from apps.core.transitions import Transitions
 from apps.health.models import Host
-from apps.incidents.models import AppendOnlyModel, ChecklistItem, Incident
+from apps.incidents.models import ChecklistItem, Incident
 
 
 class ActionRun(models.Model):
@@ -22,8 +24,27 @@ class ActionRun(models.Model):
         REJECTED = "rejected", "Rejected"
         LOST = "lost", "Lost"
 
-    OPEN_STATES = (State.AWAITING_APPROVAL, State.QUEUED, State.RUNNING)
-    FINISHED_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED, State.REJECTED, State.LOST)
+    # A run is requested as awaiting approval or queued. The requester or an approver may call
+    # it off until a worker claims it; only its worker ends it, or the sweeper when the worker
+    # went silent (a lost run that finishes after all stays lost). Keeping a timed change is not
+    # a move of the state: it settles the revert timer of a succeeded run (`revert_pending`).
+    TRANSITIONS = Transitions(
+        {
+            State.AWAITING_APPROVAL: {State.QUEUED, State.REJECTED, State.CANCELLED},
+            State.QUEUED: {State.RUNNING, State.CANCELLED},
+            State.RUNNING: {State.SUCCEEDED, State.FAILED, State.LOST},
+            State.SUCCEEDED: set(),
+            State.FAILED: set(),
+            State.CANCELLED: set(),
+            State.REJECTED: set(),
+            State.LOST: set(),
+        },
+        labels=dict(State.choices),
+    )
+    OPEN_STATES = tuple(state for state, targets in TRANSITIONS.table.items() if targets)
+    FINISHED_STATES = tuple(state for state, targets in TRANSITIONS.table.items() if not targets)
+    # A succeeded change whose revert timer runs: its undo starts by itself unless someone keeps it.
+    REVERT_PENDING = models.Q(state=State.SUCCEEDED, revert_due_at__isnull=False, revert_settled_at__isnull=True)
 
     action = models.CharField(max_length=40, db_index=True)
     host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="action_runs")
@@ -94,9 +115,20 @@ class ActionRun(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} on {self.host_id}"
 
+    @classmethod
+    def states_before(cls, target: str) -> list[str]:
+        """The states that may become `target`: the condition of a claim's conditional update and
+        of the sweeper's queries, read from the same table as every other guard."""
+        return [state for state, targets in cls.TRANSITIONS.table.items() if target in targets]
+
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
+
+    @property
+    def revert_pending(self) -> bool:
+        """`REVERT_PENDING` for this row: the page offers "Keep this change" and `run_keep` accepts it."""
+        return self.state == self.State.SUCCEEDED and self.revert_due_at is not None and self.revert_settled_at is None
 
     @property
     def duration_seconds(self) -> float | None:
@@ -118,7 +150,7 @@ class RunLogLine(AppendOnlyModel):
     stream = models.CharField(max_length=10, default="out")
     text = models.TextField(max_length=4000)
 
-    class Meta:
+    class Meta(AppendOnlyModel.Meta):
         ordering = ["run", "seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_run_log_seq")]
 

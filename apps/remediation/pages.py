@@ -3,6 +3,7 @@ live update and a reload render the same thing."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -54,13 +55,12 @@ def run_context(run: ActionRun, user: Any) -> dict[str, Any]:
         "show_result": may_read,
         "undo_url": undo_link(run),
         "undo_note": action.undo_note() if action and action.changes_state else "",
-        "may_approve": run.state == ActionRun.State.AWAITING_APPROVAL and rules.may_approve(user, run),
-        "may_cancel": run.state in (ActionRun.State.AWAITING_APPROVAL, ActionRun.State.QUEUED)
-        and rules.may_cancel(user, run),
-        "may_keep": run.revert_due_at is not None
-        and run.revert_settled_at is None
-        and run.state == ActionRun.State.SUCCEEDED
-        and rules.may_keep(user, run),
+        # Who may decide, by role; whether the run can still move is the template's question to
+        # `ActionRun.TRANSITIONS` (`run|can_become:…`). Callables: the template asks (and the
+        # approval rule is read) only where the move is possible.
+        "may_approve": partial(rules.may_approve, user, run),
+        "may_cancel": partial(rules.may_cancel, user, run),
+        "may_keep": partial(rules.may_keep, user, run),
         "can": capabilities_for(user),
         "user": user,
     }

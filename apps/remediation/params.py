@@ -10,8 +10,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
-from apps.remediation.context import SAFE_NAME
-
 if TYPE_CHECKING:
     from apps.remediation.models import Artifact
 
@@ -39,10 +37,6 @@ class MessageField(forms.CharField):
 
 def label_field(**kwargs: Any) -> forms.CharField:
     return forms.CharField(max_length=30, validators=[LABEL], **kwargs)
-
-
-def file_name_valid(name: str) -> bool:
-    return bool(SAFE_NAME.match(name)) and ".." not in name
 
 
 class ArtifactChoiceField(forms.ChoiceField):

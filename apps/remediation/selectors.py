@@ -26,11 +26,7 @@ def runs_awaiting_approval() -> list[ActionRun]:
 
 
 def runs_with_revert_timer() -> list[ActionRun]:
-    return list(
-        runs_listed()
-        .filter(state=State.SUCCEEDED, revert_due_at__isnull=False, revert_settled_at__isnull=True)
-        .order_by("revert_due_at")
-    )
+    return list(runs_listed().filter(ActionRun.REVERT_PENDING).order_by("revert_due_at"))
 
 
 def break_glass_recent(limit: int = 5) -> list[ActionRun]:

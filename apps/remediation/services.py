@@ -1,8 +1,9 @@
 """Every state change of an action run, one function each.
 
 Web side: request, approve, reject, cancel, keep (settle a revert timer). Worker side: claim,
-log, finish. Periodic: the sweeper. Each writes its timeline entry in its transaction and sends
-the run's id (never its parameters) to the host's queue after commit.
+log, finish. Periodic: the sweeper. Each checks its move against `ActionRun.TRANSITIONS`, records
+its typed event on the run's incident in its transaction (`apps.remediation.renderers` words them)
+and sends the run's id (never its parameters) to the host's queue after commit.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core.jobs import enqueue, this_host_only
 from apps.health.models import Host
-from apps.incidents.models import ChecklistItem, Incident, TimelineEntry
-from apps.incidents.services import checklist_item_complete_by_run, timeline_record
+from apps.incidents.events import event_record
+from apps.incidents.models import ChecklistItem, Component, EventKind, Incident
+from apps.incidents.services import checklist_item_complete_by_run
 from apps.remediation import catalog, live, rules
 from apps.remediation.models import ActionRun, Artifact, RunLogLine
 
@@ -34,17 +37,21 @@ class RunRuleError(Exception):
     """The request or decision breaks a rule; nothing was changed. The message says which."""
 
 
-def _describe(run: ActionRun) -> str:
-    try:
-        text = catalog.get(run.action).describe(run.params)
-    except KeyError:
-        text = f"unknown action {run.action!r}"
-    return f"{'Dry run of ' if run.dry_run else ''}{text} on {run.host.name} (run #{run.pk})"
-
-
-def _on_timeline(run: ActionRun, summary: str, author: User | None) -> None:
+def _on_timeline(
+    run: ActionRun,
+    kind: EventKind,
+    *,
+    actor: User | None = None,
+    component: Component = Component.SYSTEM,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """The run's event on its incident's timeline (a run outside an incident has none)."""
     if run.incident_id is not None:
-        timeline_record(incident_id=run.incident_id, kind=TimelineEntry.Kind.ACTION, summary=summary, author=author)
+        event_record(incident_id=run.incident_id, kind=kind, actor=actor, component=component, data=data, run=run)
+
+
+def _state_words(run: ActionRun) -> str:
+    return run.get_state_display().lower()
 
 
 def _note_sent(run_id: int) -> None:
@@ -53,31 +60,19 @@ def _note_sent(run_id: int) -> None:
     )
 
 
-def _publish(run_id: int, queue: str) -> None:
-    """The run's id to its host's queue. If the broker is down the run stays queued and the
-    sweeper sends it again when Redis is back: nothing requested is dropped."""
-    from apps.core.dispatch import enqueue
-    from apps.remediation.tasks import execute_run
-
-    try:
-        enqueue(execute_run, run_id, queue=queue)
-    except Exception:
-        logger.warning("run %s could not be sent now; the sweeper will send it again", run_id, exc_info=True)
-
-
 def _queue(run: ActionRun) -> None:
-    """In the run's transaction: note the send; the message leaves as soon as it commits, with
-    nothing before it (the note is written here rather than after the commit, which would delay
-    every run's start by one more statement)."""
+    """In the run's transaction: note the send; the run's id leaves for its host's queue as soon
+    as it commits, with nothing before it (the note is written here rather than after the commit,
+    which would delay every run's start by one more statement). If the broker is down the run
+    stays queued and the sweeper sends it again: nothing requested is dropped."""
     _note_sent(run.pk)
-    run_id, queue = run.pk, run.host.queue
-    transaction.on_commit(lambda: _publish(run_id, queue))
+    enqueue("remediation.execute_run", run.pk, queue=run.host.queue)
 
 
 def _send_robust(run_id: int, queue: str) -> None:
     """The sweeper's send again (outside any transaction)."""
     _note_sent(run_id)
-    _publish(run_id, queue)
+    enqueue("remediation.execute_run", run_id, queue=queue)
 
 
 def session_digest(session_key: str | None) -> str:
@@ -150,15 +145,13 @@ def run_request(*, user: User, request: RunRequest) -> ActionRun:
             undoes=request.undoes,
             state=State.AWAITING_APPROVAL if needs_approval and not break_glass else State.QUEUED,
         )
-        what = _describe(run)
-        if run.state == State.AWAITING_APPROVAL:
-            _on_timeline(run, f"Requested (awaiting approval): {what}", user)
-        elif break_glass:
-            _on_timeline(run, f"BREAK GLASS — ran without approval: {what}. Reason: {break_glass}", user)
+        if break_glass:
+            _on_timeline(run, EventKind.BREAK_GLASS, actor=user, data={"reason": break_glass})
         else:
-            _on_timeline(run, f"Requested: {what}", user)
+            awaiting = run.state == State.AWAITING_APPROVAL
+            _on_timeline(run, EventKind.RUN_REQUESTED, actor=user, data={"awaiting_approval": awaiting})
         if run.evidence_override_reason:
-            _on_timeline(run, f"Evidence-first overridden for run #{run.pk}: {run.evidence_override_reason}", user)
+            _on_timeline(run, EventKind.EVIDENCE_OVERRIDDEN, actor=user, data={"reason": run.evidence_override_reason})
         if run.state == State.QUEUED:
             _queue(run)
         live.announce_run_changed(run)
@@ -172,13 +165,13 @@ def _locked_run(run_id: int) -> ActionRun:
 def run_approve(*, run_id: int, user: User) -> ActionRun:
     with transaction.atomic():
         run = _locked_run(run_id)
-        if run.state != State.AWAITING_APPROVAL:
-            raise RunRuleError(f"Run #{run.pk} is {run.get_state_display().lower()}: there is nothing to approve.")
+        if not ActionRun.TRANSITIONS.can(run.state, State.QUEUED):
+            raise RunRuleError(f"Run #{run.pk} is {_state_words(run)}: there is nothing to approve.")
         if not rules.may_approve(user, run):
             raise RunRuleError("You may not approve this run (a second person must: a manager or an admin).")
         run.state, run.approved_by, run.approved_at = State.QUEUED, user, timezone.now()
         run.save(update_fields=["state", "approved_by", "approved_at"])
-        _on_timeline(run, f"Approved: {_describe(run)}", user)
+        _on_timeline(run, EventKind.RUN_APPROVED, actor=user)
         _queue(run)
         live.announce_run_changed(run)
     return run
@@ -190,13 +183,13 @@ def run_reject(*, run_id: int, user: User, note: str) -> ActionRun:
         raise RunRuleError("Say why the run is rejected.")
     with transaction.atomic():
         run = _locked_run(run_id)
-        if run.state != State.AWAITING_APPROVAL:
-            raise RunRuleError(f"Run #{run.pk} is {run.get_state_display().lower()}: it can no longer be rejected.")
+        if not ActionRun.TRANSITIONS.can(run.state, State.REJECTED):
+            raise RunRuleError(f"Run #{run.pk} is {_state_words(run)}: it can no longer be rejected.")
         if not rules.may_approve(user, run):
             raise RunRuleError("You may not decide on this run.")
         run.state, run.decision_note, run.finished_at = State.REJECTED, note[:500], timezone.now()
         run.save(update_fields=["state", "decision_note", "finished_at"])
-        _on_timeline(run, f"Rejected: {_describe(run)} — {run.decision_note}", user)
+        _on_timeline(run, EventKind.RUN_REJECTED, actor=user, data={"note": run.decision_note})
         live.announce_run_changed(run)
     return run
 
@@ -207,15 +200,11 @@ def run_cancel(*, run_id: int, user: User, note: str = "") -> ActionRun:
         run = _locked_run(run_id)
         if not rules.may_cancel(user, run):
             raise RunRuleError("You may not cancel this run.")
-        if run.state not in (State.AWAITING_APPROVAL, State.QUEUED):
-            raise RunRuleError(
-                f"Run #{run.pk} is {run.get_state_display().lower()}: only a waiting run can be cancelled."
-            )
+        if not ActionRun.TRANSITIONS.can(run.state, State.CANCELLED):
+            raise RunRuleError(f"Run #{run.pk} is {_state_words(run)}: only a waiting run can be cancelled.")
         run.state, run.decision_note, run.finished_at = State.CANCELLED, note.strip()[:500], timezone.now()
         run.save(update_fields=["state", "decision_note", "finished_at"])
-        _on_timeline(
-            run, f"Cancelled: {_describe(run)}" + (f" — {run.decision_note}" if run.decision_note else ""), user
-        )
+        _on_timeline(run, EventKind.RUN_CANCELLED, actor=user, data={"note": run.decision_note})
         live.announce_run_changed(run)
     return run
 
@@ -226,21 +215,16 @@ def run_keep(*, run_id: int, user: User) -> ActionRun:
         run = _locked_run(run_id)
         if not rules.may_keep(user, run):
             raise RunRuleError("Your role does not allow keeping this change.")
-        if run.revert_due_at is None or run.revert_settled_at is not None or run.state != State.SUCCEEDED:
+        if not run.revert_pending:
             raise RunRuleError(f"Run #{run.pk} has no revert timer running.")
         run.revert_settled_at, run.revert_settled_by = timezone.now(), user
         run.save(update_fields=["revert_settled_at", "revert_settled_by"])
-        _on_timeline(run, f"Kept (revert timer stopped): {_describe(run)}", user)
+        _on_timeline(run, EventKind.RUN_KEPT, actor=user)
         live.announce_run_changed(run)
     return run
 
 
 # --- worker side ------------------------------------------------------------------------------
-
-
-def serves(host_name: str) -> bool:
-    """Only a host's own worker runs its actions; in embedded mode this process is every host."""
-    return not settings.REDIS_URL or host_name == settings.INCIDENTCENTER_HOST
 
 
 def run_claim(*, run_id: int, worker: str) -> ActionRun | None:
@@ -249,13 +233,14 @@ def run_claim(*, run_id: int, worker: str) -> ActionRun | None:
     finds nothing to claim and runs nothing."""
     now = timezone.now()
     allowed = Q(needs_approval=False) | Q(approved_at__isnull=False) | ~Q(break_glass_reason="")
-    candidates = ActionRun.objects.filter(allowed, pk=run_id, state=State.QUEUED)
-    if settings.REDIS_URL:
-        candidates = candidates.filter(host__name=settings.INCIDENTCENTER_HOST)
+    candidates = ActionRun.objects.filter(allowed, pk=run_id, state__in=ActionRun.states_before(State.RUNNING))
+    # Only a host's own worker runs its actions (in embedded mode this process is every host).
+    if (only := this_host_only()) is not None:
+        candidates = candidates.filter(host__name=only)
     if not candidates.update(state=State.RUNNING, started_at=now, heartbeat_at=now, worker=worker[:200]):
         return None
     run = ActionRun.objects.select_related("host", "incident", "requested_by").get(pk=run_id)
-    _on_timeline(run, f"Started: {_describe(run)}", None)
+    _on_timeline(run, EventKind.RUN_STARTED, component=Component.WORKER)
     live.announce_run_changed(run)
     return run
 
@@ -302,12 +287,11 @@ def run_finish(*, run_id: int, finish: Finish) -> ActionRun | None:
             for artifact in finish.artifacts:
                 artifact.run, artifact.host, artifact.incident = run, run.host, run.incident
                 artifact.save()
-            _on_timeline(
-                run, f"Run #{run.pk}, called lost, finished after all: {finish.state} — {finish.summary}", None
-            )
+            late = {"state": str(finish.state), "summary": finish.summary[:500], "after_lost": True}
+            _on_timeline(run, EventKind.RUN_FINISHED, component=Component.WORKER, data=late)
             live.announce_run_changed(run)
             return None
-        if run.state != State.RUNNING:
+        if not ActionRun.TRANSITIONS.can(run.state, finish.state):
             logger.warning("run %s finished as %s but was %s", run_id, finish.state, run.state)
             return None
         run.state, run.summary, run.exit_status = finish.state, finish.summary[:500], finish.exit_status[:200]
@@ -318,11 +302,15 @@ def run_finish(*, run_id: int, finish: Finish) -> ActionRun | None:
         for artifact in finish.artifacts:
             artifact.run, artifact.host, artifact.incident = run, run.host, run.incident
             artifact.save()
-        verdict = run.get_state_display()
-        summary = f"{verdict}: {_describe(run)} — {run.summary}"
+        ended: dict[str, Any] = {
+            "state": run.state,
+            "summary": run.summary,
+            "exit_status": run.exit_status,
+            "verified": run.verified,
+        }
         if run.revert_due_at:
-            summary += f" (reverts by itself in {run.revert_minutes} min unless kept)"
-        _on_timeline(run, summary, None)
+            ended["revert_minutes"] = run.revert_minutes
+        _on_timeline(run, EventKind.RUN_FINISHED, component=Component.WORKER, data=ended)
         if (
             finish.state == State.SUCCEEDED
             and finish.verified
@@ -334,7 +322,7 @@ def run_finish(*, run_id: int, finish: Finish) -> ActionRun | None:
                 incident_id=run.incident_id,
                 item_id=run.checklist_item_id,
                 user=run.requested_by,
-                run_ref=f"run #{run.pk}",
+                run_id=run.pk,
             )
         live.announce_run_changed(run)
     return run
@@ -364,14 +352,14 @@ def runs_sweep() -> SweepReport:
         _send_robust(run.pk, run.host.queue)
         report.resent.append(run.pk)
     lost_before = now - timedelta(seconds=settings.REMEDIATION_LOST_SECONDS)
-    for run_id in ActionRun.objects.filter(state=State.RUNNING, heartbeat_at__lt=lost_before).values_list(
-        "pk", flat=True
-    ):
+    for run_id in ActionRun.objects.filter(
+        state__in=ActionRun.states_before(State.LOST), heartbeat_at__lt=lost_before
+    ).values_list("pk", flat=True):
         if run_lost(run_id=run_id):
             report.lost.append(run_id)
-    for run_id in ActionRun.objects.filter(
-        revert_due_at__lte=now, revert_settled_at__isnull=True, state=State.SUCCEEDED
-    ).values_list("pk", flat=True):
+    for run_id in ActionRun.objects.filter(ActionRun.REVERT_PENDING, revert_due_at__lte=now).values_list(
+        "pk", flat=True
+    ):
         if run_revert_due(run_id=run_id):
             report.reverted.append(run_id)
     return report
@@ -380,7 +368,7 @@ def runs_sweep() -> SweepReport:
 def run_lost(*, run_id: int) -> bool:
     with transaction.atomic():
         run = _locked_run(run_id)
-        if run.state != State.RUNNING:
+        if not ActionRun.TRANSITIONS.can(run.state, State.LOST):
             return False
         lines = RunLogLine.objects.filter(run=run).count()
         run.state, run.finished_at = State.LOST, timezone.now()
@@ -389,7 +377,7 @@ def run_lost(*, run_id: int) -> bool:
             f"{lines} log line(s) kept. Check the host before running it again."
         )
         run.save(update_fields=["state", "finished_at", "summary"])
-        _on_timeline(run, f"Lost: {_describe(run)} — {run.summary}", None)
+        _on_timeline(run, EventKind.RUN_LOST, component=Component.SWEEPER, data={"summary": run.summary})
         live.announce_run_changed(run)
     return True
 
@@ -398,7 +386,7 @@ def run_revert_due(*, run_id: int) -> bool:
     """The timer ran out and nobody kept the change: request the undo, as Incident Center."""
     with transaction.atomic():
         run = _locked_run(run_id)
-        if run.revert_settled_at is not None or run.revert_due_at is None:
+        if not run.revert_pending:
             return False
         undo = catalog.get(run.action).undo(run.params, run.result)
         run.revert_settled_at = timezone.now()
@@ -415,7 +403,7 @@ def run_revert_due(*, run_id: int) -> bool:
         )
         if undo is None or superseded:
             if superseded:
-                _on_timeline(run, f"Revert timer of run #{run.pk} stopped: a later change replaced it.", None)
+                _on_timeline(run, EventKind.REVERT_SUPERSEDED, component=Component.SWEEPER)
                 live.announce_run_changed(run)
             return False
         action_key, params = undo
@@ -428,7 +416,7 @@ def run_revert_due(*, run_id: int) -> bool:
             undoes=run,
             state=State.QUEUED,
         )
-        _on_timeline(run, f"Revert timer ran out: {_describe(revert)}", None)
+        _on_timeline(revert, EventKind.REVERT_STARTED, component=Component.SWEEPER, data={"reverts": run.pk})
         _queue(revert)
         live.announce_run_changed(revert)
         live.announce_run_changed(run)

@@ -15,7 +15,7 @@ def execute_run(run_id: int) -> str:
     return executor.execute(run_id)
 
 
-@shared_task(name="remediation.sweep", ignore_result=True)
-def sweep() -> dict[str, list[int]]:
+@shared_task(name="remediation.sweep_runs", ignore_result=True)
+def sweep_runs() -> dict[str, list[int]]:
     report = services.runs_sweep()
     return {"resent": report.resent, "lost": report.lost, "reverted": report.reverted}

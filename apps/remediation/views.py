@@ -21,7 +21,8 @@ from apps.core.http import AppRequest
 from apps.health.models import Host
 from apps.incidents.models import ChecklistItem, Incident
 from apps.remediation import catalog, pages, rules, selectors, services
-from apps.remediation.context import SAFE_NAME
+from apps.remediation.catalog import ActionError
+from apps.remediation.context import safe_child
 from apps.remediation.forms import DecisionForm, RunFilterForm, RunOptionsForm, params_form
 from apps.remediation.models import ActionRun, Artifact
 
@@ -266,10 +267,11 @@ def file_download(request: AppRequest, pk: int) -> FileResponse:
     require(can_read_evidence, request.user)
     artifact = get_object_or_404(Artifact.objects.select_related("host"), pk=pk)
     folder = Path(getattr(settings, ARTIFACT_FOLDERS[Artifact.Kind(artifact.kind)]))
-    if not SAFE_NAME.match(artifact.name) or ".." in artifact.name:
-        raise Http404("That file name is not valid.")
-    path = (folder.resolve() / artifact.name).resolve()
-    if path.parent != folder.resolve() or not path.is_file():
+    try:
+        path = safe_child(folder, artifact.name)
+    except ActionError:
+        raise Http404("That file name is not valid.") from None
+    if not path.is_file():
         raise Http404(f"{artifact.name} is not on this web server: it is kept on {artifact.host.name}.")
     response = FileResponse(path.open("rb"), as_attachment=True, filename=artifact.name)
     response["Cache-Control"] = "private, no-store"

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.contacts.models import ContactRole
+from apps.runbooks import step_actions
 
 
 class Scenario(models.TextChoices):
@@ -26,23 +27,6 @@ SCENARIO_DESCRIPTIONS = {
     Scenario.DATABASE_FAILURE: "Database is unavailable or experiencing severe performance issues",
     Scenario.WEBSITE_DEFACEMENT: "Public-facing website is defaced or displaying inappropriate content",
 }
-
-
-class Action(models.TextChoices):
-    """Remediation actions a runbook step can name (run by the host workers)."""
-
-    MAINTENANCE_MODE = "maintenance_mode", "Maintenance mode"
-    BACKUP_DATABASE = "backup_database", "Back up the database"
-    RESTORE_DATABASE = "restore_database", "Restore the database"
-    VERIFY_BACKUP = "verify_backup", "Verify a backup"
-    RESTART_SERVICE = "restart_service", "Restart a service"
-    CAPTURE_FORENSICS = "capture_forensics", "Capture forensic evidence"
-    RESET_CREDENTIALS = "reset_credentials", "Reset credentials"
-    FIREWALL_LOCKDOWN = "firewall_lockdown", "Firewall lockdown"
-    TERMINATE_DB_CONNECTIONS = "terminate_db_connections", "Terminate database connections"
-    SNAPSHOT_WEB_CONTENT = "snapshot_web_content", "Snapshot web content"
-    VERIFY_WEB_CONTENT = "verify_web_content", "Verify web content"
-    RESTORE_WEB_CONTENT = "restore_web_content", "Restore web content"
 
 
 class Runbook(models.Model):
@@ -99,7 +83,12 @@ class RunbookStep(models.Model):
     position = models.PositiveSmallIntegerField()
     title = models.CharField(max_length=200)
     guidance = models.TextField(blank=True, max_length=10000, help_text="Markdown; commands in code blocks.")
-    action = models.CharField(max_length=40, choices=Action.choices, blank=True)
+    action = models.CharField(
+        max_length=40,
+        choices=step_actions.choices,
+        blank=True,
+        help_text="The remediation action this step runs, from the action catalog.",
+    )
 
     class Meta:
         ordering = ["runbook", "position"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from apps.runbooks.models import Action, Scenario
+from apps.runbooks.models import Scenario
 
 SYSTEM_ADMINISTRATOR = "System Administrator"
 DATABASE_ADMINISTRATOR = "Database Administrator"
@@ -33,6 +33,8 @@ ESCALATION_PATH = [
 class Step:
     title: str
     guidance: str = ""
+    # A key of the remediation action catalog (`apps.runbooks.step_actions`); a test holds every
+    # one here to the catalog.
     action: str = ""
 
 
@@ -134,13 +136,13 @@ SCENARIOS: dict[str, Procedure] = {
                 "- Restart application services\n- If unsuccessful, restart the server\n"
                 "- If hosted services are down, contact the infrastructure provider\n\n"
                 "```bash\npm2 restart mvono-app\n```",
-                Action.RESTART_SERVICE,
+                action="restart_service",
             ),
             Step(
                 "Restore from backup (if necessary)",
                 "Restore the latest backup only if restarting did not bring the system back.\n\n"
                 "```bash\ncd /path/to/maintenance/scripts\n./restore-from-backup.sh latest\n```",
-                Action.RESTORE_DATABASE,
+                action="restore_database",
             ),
         ],
     ),
@@ -154,7 +156,7 @@ SCENARIOS: dict[str, Procedure] = {
                 "Place the system in maintenance mode to prevent further corruption.\n\n"
                 '```bash\ncd /path/to/scripts\n./toggle-maintenance-mode.sh on "Emergency maintenance in progress '
                 'due to data issue. Please check back shortly."\n```',
-                Action.MAINTENANCE_MODE,
+                action="maintenance_mode",
             ),
             Step(
                 "Assess corruption scope",
@@ -165,7 +167,7 @@ SCENARIOS: dict[str, Procedure] = {
                 "Restore from backup",
                 "- Identify the most recent backup before corruption\n- Restore the database from this backup\n\n"
                 "```bash\ncd /path/to/maintenance/scripts\n./restore-from-backup.sh [backup-timestamp]\n```",
-                Action.RESTORE_DATABASE,
+                action="restore_database",
             ),
             Step(
                 "Data reconciliation",
@@ -185,21 +187,21 @@ SCENARIOS: dict[str, Procedure] = {
                 "Disable external access if the breach is ongoing.\n\n"
                 "```bash\n# Update firewall rules to limit access\nsudo ufw default deny incoming\n"
                 "sudo ufw allow from [trusted-ip] to any port 22\nsudo ufw enable\n```",
-                Action.FIREWALL_LOCKDOWN,
+                action="firewall_lockdown",
             ),
             Step(
                 "Preserve evidence",
                 "- Create forensic backups of affected systems\n- Capture logs before they rotate\n"
                 "- Document all observed indicators of compromise\n\n"
                 "```bash\ncd /path/to/maintenance/scripts\n./capture-forensic-logs.sh\n```",
-                Action.CAPTURE_FORENSICS,
+                action="capture_forensics",
             ),
             Step(
                 "Change credentials",
                 "- Reset all system passwords\n- Revoke and reissue API keys and tokens\n"
                 "- Update database credentials\n\n"
                 "```bash\ncd /path/to/maintenance/scripts\n./reset-all-credentials.sh\n```",
-                Action.RESET_CREDENTIALS,
+                action="reset_credentials",
             ),
             Step(
                 "Patch vulnerabilities",
@@ -224,21 +226,21 @@ SCENARIOS: dict[str, Procedure] = {
             Step(
                 "Restart database service",
                 "```bash\nsudo systemctl restart postgresql\n```",
-                Action.RESTART_SERVICE,
+                action="restart_service",
             ),
             Step(
                 "Check for corruption",
                 "```sql\n-- Run as postgres user\nSELECT pg_database_size('mvono_db');\n"
                 "SELECT * FROM pg_stat_activity;\n```\n\n"
                 "If runaway sessions block recovery, terminate the other connections.",
-                Action.TERMINATE_DB_CONNECTIONS,
+                action="terminate_db_connections",
             ),
             Step(
                 "Restore from backup (if necessary)",
                 "Take an emergency backup first if the database still answers, then restore.\n\n"
                 "```bash\ncd /path/to/maintenance/scripts\n./backup-database.sh emergency\n"
                 "./restore-from-backup.sh latest\n```",
-                Action.RESTORE_DATABASE,
+                action="restore_database",
             ),
         ],
     ),
@@ -252,25 +254,25 @@ SCENARIOS: dict[str, Procedure] = {
                 "Redirect to a simple maintenance page.\n\n"
                 "```bash\ncd /path/to/scripts\n./toggle-maintenance-mode.sh on "
                 '"Website temporarily unavailable for maintenance."\n```',
-                Action.MAINTENANCE_MODE,
+                action="maintenance_mode",
             ),
             Step(
                 "Identify compromise method",
                 "- Check web server logs for unusual activity\n- Review recent content changes\n"
                 "- Verify file integrity against known good copies\n\n"
                 "```bash\nsudo journalctl -u nginx\nfind /path/to/application -type f -mtime -1 -ls\n```",
-                Action.CAPTURE_FORENSICS,
+                action="capture_forensics",
             ),
             Step(
                 "Restore clean content",
                 "Restore website files from backup.\n\n"
                 "```bash\ncd /path/to/maintenance/scripts\n./restore-web-content.sh [backup-timestamp]\n```",
-                Action.RESTORE_WEB_CONTENT,
+                action="restore_web_content",
             ),
             Step(
                 "Secure the environment",
                 "- Change all access credentials\n- Apply security patches\n- Verify correct file permissions",
-                Action.RESET_CREDENTIALS,
+                action="reset_credentials",
             ),
         ],
     ),

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from apps.accounts.models import User
 from apps.health.models import Host
-from apps.incidents.models import ChecklistItem
+from apps.incidents.models import ChecklistItem, EventKind, TimelineEvent
 from apps.remediation import executor
 from apps.remediation.models import ActionRun
 from apps.runbooks.models import Runbook, Scenario
@@ -128,4 +128,4 @@ def test_a_manager_approves_a_restore_and_the_step_ticks_itself(
     assert target.counts() == before
     item = incident.checklist.get(title="Restore from backup (if necessary)")
     assert item.state == ChecklistItem.State.DONE
-    assert incident.timeline.filter(summary__startswith="Approved: ").exists()
+    assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.RUN_APPROVED, run=run, actor=manager).exists()

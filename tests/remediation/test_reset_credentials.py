@@ -15,7 +15,7 @@ from django.contrib.sessions.models import Session
 from django.test import override_settings
 from psycopg import sql
 
-from apps.incidents.models import TimelineEntry
+from apps.incidents.models import TimelineEvent
 from apps.remediation import services
 from apps.remediation.actions.reset_credentials import NO_TOKENS
 from apps.remediation.models import ActionRun, RunLogLine
@@ -88,7 +88,8 @@ def test_it_rotates_the_password_writes_the_secret_file_and_signs_out_other_sess
     assert run.result["hash_changed"] is True
     assert run.result["file_mode"] == "0600"
     # The password is nowhere in the record: log, result, summary, timeline.
-    record = [log_text(run), str(run.result), run.summary, *TimelineEntry.objects.values_list("summary", flat=True)]
+    events = [f"{event.text} {event.data}" for event in TimelineEvent.objects.select_related("run__host")]
+    record = [log_text(run), str(run.result), run.summary, *events]
     assert not [text for text in record if password in text or PASSWORD in text or new in text]
     assert not RunLogLine.objects.filter(text__contains=password).exists()
     assert NO_TOKENS in log_text(run)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.health.models import Host
-from apps.incidents.models import Incident
+from apps.incidents.models import Component, EventKind, Incident, TimelineEvent
 from apps.remediation import services
 from apps.remediation.models import ActionRun, Artifact
 from apps.runbooks.models import Scenario
@@ -51,7 +51,8 @@ def test_a_run_whose_worker_went_silent_is_lost_with_its_partial_log(responder, 
     assert run.state == State.LOST
     assert "1 log line(s) kept" in run.summary
     assert log_text(run) == "half way"
-    assert incident.timeline.filter(summary__startswith="Lost: ").exists()
+    lost = TimelineEvent.objects.get(incident=incident, kind=EventKind.RUN_LOST, run=run)
+    assert (lost.actor, lost.component, lost.data) == (None, Component.SWEEPER, {"summary": run.summary})
     # a worker that comes back later cannot turn it into a success
     services.run_finish(run_id=run.pk, finish=services.Finish(State.SUCCEEDED, "late"))
     run.refresh_from_db()
@@ -121,7 +122,13 @@ def test_evidence_first_refuses_without_a_recorded_override(responder, breach, l
         evidence_override_reason="The shop is down for everyone; evidence after",
     )
     assert run.evidence_override_reason == "The shop is down for everyone; evidence after"
-    assert breach.timeline.filter(summary__startswith="Evidence-first overridden").exists()
+    assert TimelineEvent.objects.filter(
+        incident=breach,
+        kind=EventKind.EVIDENCE_OVERRIDDEN,
+        run=run,
+        actor=responder,
+        data={"reason": "The shop is down for everyone; evidence after"},
+    ).exists()
 
 
 def test_evidence_first_is_satisfied_once_a_bundle_exists(responder, breach, local_host):
@@ -133,12 +140,23 @@ def test_evidence_first_is_satisfied_once_a_bundle_exists(responder, breach, loc
     assert run.evidence_override_reason == ""
 
 
+@override_settings(WORKER_SERVES_EVERY_HOST=False)
 def test_a_run_for_another_host_is_not_claimed_by_this_worker(responder, db):
+    # A worker on its host (Celery mode): it serves INCIDENTCENTER_HOST only.
     other = Host.objects.create(name="db-2")
     run = request_run(responder, "maintenance_mode", {"mode": "off"}, host=other)
     assert services.run_claim(run_id=run.pk, worker="test") is None
     run.refresh_from_db()
     assert run.state == State.QUEUED
+
+
+@override_settings(WORKER_SERVES_EVERY_HOST=True)
+def test_in_embedded_mode_this_process_claims_the_runs_of_every_host(responder, db):
+    other = Host.objects.create(name="db-2")
+    run = request_run(responder, "maintenance_mode", {"mode": "off"}, host=other)
+    claimed = services.run_claim(run_id=run.pk, worker="test")
+    assert claimed is not None
+    assert claimed.state == State.RUNNING
 
 
 def test_a_forged_queued_run_that_needs_approval_is_never_claimed(responder, local_host):
@@ -198,7 +216,9 @@ def test_a_run_called_lost_that_finishes_late_keeps_its_files(responder, local_h
     run.refresh_from_db()
     assert run.state == State.LOST
     assert Artifact.objects.get(name="safety.dump").run == run
-    assert incident.timeline.filter(summary__contains="finished after all").exists()
+    late = TimelineEvent.objects.get(incident=incident, kind=EventKind.RUN_FINISHED, run=run)
+    assert late.data == {"state": "succeeded", "summary": "done late", "after_lost": True}
+    assert late.component == Component.WORKER
 
 
 def test_latest_is_stored_as_the_file_it_means_when_requested(responder, local_host):
@@ -226,6 +246,7 @@ def test_a_runs_log_is_append_only_in_the_orm_and_the_database(responder, local_
         line.delete()
     with pytest.raises(PermissionError, match="append-only"):
         RunLogLine.objects.filter(run=run).update(text="x")
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    refused = "Cannot update or delete rows from remediation_runlogline"  # django-pgtrigger's Protect
+    with pytest.raises(DatabaseError, match=refused), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE remediation_runlogline SET text = 'x' WHERE id = %s", [line.pk])
     assert log_text(run) == "restoring"

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from apps.accounts.models import User
 from apps.health.models import Host
-from apps.incidents.models import ChecklistItem, Incident, TimelineEntry
+from apps.incidents.models import ChecklistItem, EventKind, Incident, TimelineEvent
 from apps.remediation import services
 from apps.remediation.models import ActionRun, ApprovalRule, Artifact
 from apps.runbooks.models import Scenario
@@ -50,7 +50,9 @@ def test_a_runbook_step_offers_its_action_prefilled_for_the_incident(responder_c
     assert "Maintenance mode" in form
 
 
-def test_requesting_from_a_step_records_the_run_and_puts_it_on_the_timeline(responder_client, defacement, local_host):
+def test_requesting_from_a_step_records_the_run_and_puts_it_on_the_timeline(
+    responder_client, responder, defacement, local_host
+):
     step = _step(defacement, "maintenance_mode")
     response = _post_maintenance(responder_client, local_host, incident=str(defacement.pk), step=str(step.pk))
     run = ActionRun.objects.get()
@@ -62,8 +64,12 @@ def test_requesting_from_a_step_records_the_run_and_puts_it_on_the_timeline(resp
         step,
         {"mode": "on", "message": "Back soon"},
     )
-    assert defacement.timeline.filter(
-        kind=TimelineEntry.Kind.ACTION, summary__startswith="Requested: Maintenance mode on"
+    assert TimelineEvent.objects.filter(
+        incident=defacement,
+        kind=EventKind.RUN_REQUESTED,
+        run=run,
+        actor=responder,
+        data={"awaiting_approval": False},
     ).exists()
 
 
@@ -83,7 +89,9 @@ def test_a_successful_verified_run_ticks_its_step(responder, defacement, local_h
     assert run.verified
     assert step.state == ChecklistItem.State.DONE
     assert step.completed_by == responder
-    assert defacement.timeline.filter(summary=f"Done: {step.title} (verified by run #{run.pk})").exists()
+    assert TimelineEvent.objects.filter(
+        incident=defacement, kind=EventKind.STEP_DONE, item=step, run=run, actor=responder, data__verified=True
+    ).exists()
 
 
 def test_a_dry_run_never_ticks_its_step(responder, defacement, local_host):
@@ -202,7 +210,14 @@ def test_break_glass_runs_without_approval_and_is_loud(
     run = ActionRun.objects.get()
     assert run.state == ActionRun.State.QUEUED
     assert run.break_glass_reason == "Manager unreachable"
-    assert defacement.timeline.filter(summary__startswith="BREAK GLASS").exists()
+    assert TimelineEvent.objects.filter(
+        incident=defacement,
+        kind=EventKind.BREAK_GLASS,
+        run=run,
+        actor=responder,
+        data={"reason": "Manager unreachable"},
+    ).exists()
+    assert not TimelineEvent.objects.filter(kind=EventKind.RUN_REQUESTED).exists()
     board = responder_client.get(reverse("incidents:board")).content.decode()
     assert "Break glass" in board
     assert "Manager unreachable" in board

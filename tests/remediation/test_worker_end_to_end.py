@@ -28,11 +28,13 @@ from django.test import override_settings
 
 from apps.accounts.models import User
 from apps.health.models import Host
-from apps.incidents.models import ChecklistItem, Incident, TimelineEntry
-from apps.remediation import services, tasks
+from apps.incidents.models import ChecklistItem, Component, EventKind, Incident, TimelineEvent
+from apps.remediation import services
 from apps.remediation.models import ActionRun, ApprovalRule, RunLogLine
+from apps.remediation.renderers import RUN_KINDS
 from apps.remediation.tasks import execute_run
 from apps.runbooks.models import Scenario
+from incidentcenter.celery import app as celery_app
 from tests.core.helpers import wait_for
 from tests.factories import declare_incident
 from tests.health.conftest import the_test_database_url
@@ -186,18 +188,19 @@ def wait_for_state(run: ActionRun, state: str, worker: Worker, timeout: float = 
         raise AssertionError(f"{error}; run is {run.state}; worker log:\n{worker.output()[-4000:]}") from None
 
 
-def action_entries(incident: Incident, run: ActionRun) -> list[str]:
-    return list(
-        TimelineEntry.objects.filter(
-            incident=incident, kind=TimelineEntry.Kind.ACTION, summary__contains=f"(run #{run.pk})"
-        )
-        .order_by("created_at", "pk")
-        .values_list("summary", flat=True)
-    )
+def run_history(incident: Incident, run: ActionRun) -> list[tuple[str, Any]]:
+    """The run's own events on the incident, in order: each kind with the value that says how
+    (whether a request waits for approval, how a finish ended)."""
+    events = TimelineEvent.objects.filter(incident=incident, run=run, kind__in=RUN_KINDS).order_by("at", "pk")
+    return [(event.kind, event.data.get("awaiting_approval", event.data.get("state"))) for event in events]
 
 
-def verdicts(entries: list[str]) -> list[str]:
-    return [entry.split(":", 1)[0] for entry in entries]
+REQUESTED = (EventKind.RUN_REQUESTED, False)
+AWAITING = (EventKind.RUN_REQUESTED, True)
+APPROVED = (EventKind.RUN_APPROVED, None)
+STARTED = (EventKind.RUN_STARTED, None)
+SUCCEEDED = (EventKind.RUN_FINISHED, "succeeded")
+LOST = (EventKind.RUN_LOST, None)
 
 
 def send_message(run_id: Any, host: Host) -> None:
@@ -238,11 +241,16 @@ def test_a_requested_run_goes_through_the_hosts_worker_and_ticks_its_runbook_ste
     seqs = list(run.log_lines.values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
 
-    assert verdicts(action_entries(incident, run)) == ["Requested", "Started", "Succeeded"]
+    assert run_history(incident, run) == [REQUESTED, STARTED, SUCCEEDED]
+    assert set(
+        TimelineEvent.objects.filter(run=run, kind__in=[EventKind.RUN_STARTED, EventKind.RUN_FINISHED]).values_list(
+            "component", flat=True
+        )
+    ) == {Component.WORKER}
     item.refresh_from_db()
     assert (item.state, item.completed_by) == (ChecklistItem.State.DONE, responder)
-    assert incident.timeline.filter(
-        kind=TimelineEntry.Kind.CHECKLIST, summary=f"Done: {item.title} (verified by run #{run.pk})"
+    assert TimelineEvent.objects.filter(
+        incident=incident, kind=EventKind.STEP_DONE, item=item, run=run, data__verified=True
     ).exists()
 
 
@@ -310,7 +318,7 @@ def test_a_worker_killed_mid_run_leaves_the_run_lost_with_its_partial_log(
     assert "stand-in: restarting mvono-app" in log_text(run)
     count = RunLogLine.objects.filter(run=run).count()
     assert f"{count} log line(s) kept" in run.summary
-    assert verdicts(action_entries(incident, run)) == ["Requested", "Started", "Lost"]
+    assert run_history(incident, run) == [REQUESTED, STARTED, LOST]
     calls = (service_manager.parent / "calls").read_text().splitlines()
     assert calls[-1] == "restart mvono-app"
     # What the killed worker had started lives on in a session of its own (a run's commands are
@@ -319,17 +327,6 @@ def test_a_worker_killed_mid_run_leaves_the_run_lost_with_its_partial_log(
 
 
 # --- 3. worker down, broker down ----------------------------------------------------------------
-
-
-class _ThroughUnreachableBroker:
-    """execute_run, but sent through a broker nobody listens on (as when Redis is down)."""
-
-    def __init__(self) -> None:
-        self.app = Celery("broker-down", broker="redis://127.0.0.1:1/0", set_as_current=False)
-        self.name = execute_run.name
-
-    def apply_async(self, args: tuple[Any, ...], **options: Any) -> Any:
-        return self.app.send_task(self.name, args=args, **options)
 
 
 def test_runs_requested_while_the_worker_or_the_broker_was_down_run_once_when_they_are_back(
@@ -347,11 +344,12 @@ def test_runs_requested_while_the_worker_or_the_broker_was_down_run_once_when_th
                           incident=incident)  # fmt: skip
     assert broker.llen(host.queue) == 1
     # The broker is unreachable: the request is still recorded, and the send fails quietly.
-    with monkeypatch.context() as patch, caplog.at_level(logging.WARNING, logger="apps.remediation.services"):
-        patch.setattr(tasks, "execute_run", _ThroughUnreachableBroker())
+    unreachable = Celery("broker-down", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    with monkeypatch.context() as patch, caplog.at_level(logging.WARNING, logger="apps.core.jobs"):
+        patch.setattr(celery_app, "send_task", unreachable.send_task)
         unsent = request_run(responder, "maintenance_mode", {"mode": "on", "message": "Broker was down"}, host=host,
                              incident=incident)  # fmt: skip
-    assert f"run {unsent.pk} could not be sent now; the sweeper will send it again" in caplog.text
+    assert f"job remediation.execute_run({unsent.pk},) could not be sent now" in caplog.text
     assert broker.llen(host.queue) == 1
     unsent.refresh_from_db()
     assert (unsent.state, unsent.send_count) == (State.QUEUED, 1)
@@ -374,7 +372,7 @@ def test_runs_requested_while_the_worker_or_the_broker_was_down_run_once_when_th
     assert unsent.send_count == 2
     assert waiting.send_count == 1
     for run in (waiting, unsent):
-        assert verdicts(action_entries(incident, run)) == ["Requested", "Started", "Succeeded"]
+        assert run_history(incident, run) == [REQUESTED, STARTED, SUCCEEDED]
         assert log_text(run).count("Flag written") == 1
 
 
@@ -402,7 +400,7 @@ def test_a_replayed_message_does_not_run_the_action_twice(
     assert (run.state, run.started_at) == (State.SUCCEEDED, started_at)
     assert log_text(run) == lines
     assert lines.count("Flag written") == 1
-    assert verdicts(action_entries(incident, run)) == ["Requested", "Started", "Succeeded"]
+    assert run_history(incident, run) == [REQUESTED, STARTED, SUCCEEDED]
     assert worker.output().count("'not claimed'") == 3
 
 
@@ -443,7 +441,7 @@ def test_forged_messages_run_nothing_unapproved_nor_for_another_host(
         assert (run.state, run.started_at, run.worker) == (state, None, "")
         assert not run.log_lines.exists()
     assert not flag(action_folders).exists()
-    assert verdicts(action_entries(incident, awaiting)) == ["Requested (awaiting approval)"]
+    assert run_history(incident, awaiting) == [AWAITING]
     output = worker.output()
     assert output.count("'not claimed'") == 3
     assert output.count("'refused'") == 1
@@ -452,11 +450,6 @@ def test_forged_messages_run_nothing_unapproved_nor_for_another_host(
     services.run_approve(run_id=awaiting.pk, user=manager)
     wait_for_state(awaiting, State.SUCCEEDED, worker)
     assert flag(action_folders).exists()
-    assert verdicts(action_entries(incident, awaiting)) == [
-        "Requested (awaiting approval)",
-        "Approved",
-        "Started",
-        "Succeeded",
-    ]
+    assert run_history(incident, awaiting) == [AWAITING, APPROVED, STARTED, SUCCEEDED]
     forged.refresh_from_db()
     assert forged.state == State.QUEUED

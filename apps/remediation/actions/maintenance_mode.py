@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from django import forms
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from apps.core import outbound
 from apps.remediation.catalog import ActionError, ActionParams, Outcome, RemediationAction, register
 from apps.remediation.context import RunContext
 from apps.remediation.params import MessageField
@@ -51,12 +51,18 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _fetch(url: str) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers={"User-Agent": "IncidentCenter/maintenance-check"})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (http(s) URL from settings)
-            return response.status, response.read(200_000).decode("utf-8", "replace")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(200_000).decode("utf-8", "replace")
+    # MAINTENANCE_CHECK_URL is this host's own setting, usually the site behind nginx on this
+    # machine or its private network: private addresses are allowed. Failures are OSErrors.
+    response = outbound.request(
+        "GET",
+        url,
+        headers={"User-Agent": "IncidentCenter/maintenance-check"},
+        timeout=10,
+        max_bytes=200_000,
+        allow_private=True,
+        max_redirects=5,
+    )
+    return response.status, response.text()
 
 
 @register

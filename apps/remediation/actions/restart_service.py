@@ -15,7 +15,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 
-from apps.health.probes.services import SERVICE_NAME
+from apps.health.probes.service_units import SERVICE_NAME
 from apps.remediation.catalog import ActionError, ActionParams, Outcome, RemediationAction, register
 from apps.remediation.context import RunContext
 
