@@ -93,6 +93,8 @@ def start_worker(database_name: str, log: Path) -> subprocess.Popen[bytes]:
         "DEBUG": "0",
         "SECRET_KEY": "escalation-timing-benchmark-only-key-not-a-secret-0123456789",
         "ALLOWED_HOSTS": "localhost",
+        # The webhooks it pages are this benchmark's server on 127.0.0.1.
+        "OUTBOUND_ALLOW_PRIVATE": "1",
     }
     args = [
         str(BASE_DIR / ".venv/bin/celery"), "-A", "incidentcenter", "worker", "-Q", "default", "-n",
@@ -148,8 +150,8 @@ def create_escalations(hook_url: str) -> list[int]:
 def schedule(incident_ids: list[int]) -> dict[int, float]:
     """Each escalation's paging step, due over the minute, scheduled by the engine; the bare tasks
     with the same countdowns. Returns each incident's due time (epoch seconds)."""
-    from apps.paging.engine import schedule_step
     from apps.paging.models import Escalation, EscalationStep
+    from apps.paging.services.escalation import schedule_step
     from benchmarks.escalation_probe import probe
 
     began = time.time()

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
@@ -8,11 +7,10 @@ from django.core.validators import URLValidator
 
 from apps.accounts.models import User
 from apps.contacts.models import Contact, ContactRole, EscalationLevel
+from apps.contacts.phone import is_phone
 from apps.core.forms import set_choices
 
 # A phone number, an email address or a web address: what a responder can act on at 3 a.m.
-_PHONE = re.compile(r"^\+?[0-9 ()./-]{5,30}$")
-_PHONE_MIN_DIGITS = 5
 _EMAIL = forms.EmailField()
 # Web addresses only (a support portal): ftp:// and the like are not something to call.
 _URL = forms.URLField(assume_scheme="https", validators=[URLValidator(schemes=["http", "https"])])
@@ -22,7 +20,7 @@ def validate_reachable(value: str) -> str:
     value = value.strip()
     if not value:
         return value
-    if _PHONE.match(value) and sum(char.isdigit() for char in value) >= _PHONE_MIN_DIGITS:
+    if is_phone(value):
         return value
     for field in (_EMAIL, _URL):
         try:

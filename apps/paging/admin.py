@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from apps.core.admin import ReadOnlyAdminMixin
 from apps.paging.models import Channel, DeliveryAttempt, Escalation, Page, PathLevel
-from apps.paging.verification import channel_save
+from apps.paging.services.verification import channel_save
 
 
 @admin.register(Channel)

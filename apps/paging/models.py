@@ -14,7 +14,15 @@ from django.db import models
 from django.utils import timezone
 
 from apps.contacts.models import Contact, ContactRole
+from apps.core.transitions import Transitions
 from apps.incidents.models import Incident, NotificationEntry
+
+
+def sources(transitions: Transitions, target: str) -> list[str]:
+    """The states from which `target` may be reached: for the conditional updates that claim a
+    row (`filter(state__in=sources(...)).update(state=target)`), so the table decides what is
+    legal and the update decides who wins."""
+    return sorted(state for state in transitions.table if transitions.can(state, target))
 
 
 class Channel(models.Model):
@@ -65,6 +73,20 @@ class Escalation(models.Model):
         EXHAUSTED = "exhausted", "Unacknowledged after the whole path"
         STOPPED = "stopped", "Stopped"
 
+    # Paging runs until someone acknowledges, the path is exhausted or the incident is over. An
+    # exhausted escalation may still be acknowledged, or started again by hand (escalate now,
+    # re-page); so may an active one, which is what active → active means. Acknowledged and
+    # stopped are final.
+    TRANSITIONS = Transitions(
+        {
+            State.ACTIVE: {State.ACTIVE, State.ACKNOWLEDGED, State.EXHAUSTED, State.STOPPED},
+            State.EXHAUSTED: {State.ACTIVE, State.ACKNOWLEDGED},
+            State.ACKNOWLEDGED: set(),
+            State.STOPPED: set(),
+        },
+        labels=dict(State.choices),
+    )
+
     incident = models.OneToOneField(Incident, on_delete=models.PROTECT, related_name="escalation")
     state = models.CharField(max_length=15, choices=State.choices, default=State.ACTIVE)
     started_at = models.DateTimeField(default=timezone.now)
@@ -100,7 +122,7 @@ class Escalation(models.Model):
     @property
     def is_open(self) -> bool:
         """Nobody has acknowledged yet and the incident is still being paged or gave up."""
-        return self.state in (self.State.ACTIVE, self.State.EXHAUSTED)
+        return self.TRANSITIONS.can(self.state, self.State.ACKNOWLEDGED)
 
 
 class PathLevel(models.Model):
@@ -142,6 +164,12 @@ class EscalationStep(models.Model):
         DONE = "done", "Done"
         SKIPPED = "skipped", "Skipped"
 
+    # A step runs once, or is skipped when another step takes its place or the escalation ends.
+    TRANSITIONS = Transitions(
+        {State.SCHEDULED: {State.DONE, State.SKIPPED}, State.DONE: set(), State.SKIPPED: set()},
+        labels=dict(State.choices),
+    )
+
     escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="steps")
     number = models.PositiveIntegerField()
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -173,6 +201,19 @@ class Page(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed on every channel"
         CANCELLED = "cancelled", "Not sent: already acknowledged"
+
+    # A worker claims a pending page (pending → sending) and ends it; the auditor hands a page
+    # whose worker died while sending back to pending, to be sent again.
+    TRANSITIONS = Transitions(
+        {
+            State.PENDING: {State.SENDING},
+            State.SENDING: {State.SENT, State.FAILED, State.CANCELLED, State.PENDING},
+            State.SENT: set(),
+            State.FAILED: set(),
+            State.CANCELLED: set(),
+        },
+        labels=dict(State.choices),
+    )
 
     escalation = models.ForeignKey(Escalation, on_delete=models.PROTECT, related_name="pages")
     step = models.ForeignKey(EscalationStep, on_delete=models.PROTECT, related_name="pages")
@@ -208,6 +249,17 @@ class DeliveryAttempt(models.Model):
         SENT = "sent", "Sent (accepted by the mail server)"
         DELIVERED = "delivered", "Delivered to the gateway"
         FAILED = "failed", "Failed"
+
+    TRANSITIONS = Transitions(
+        {
+            Outcome.SENDING: {Outcome.SENT, Outcome.DELIVERED, Outcome.FAILED},
+            Outcome.SENT: set(),
+            Outcome.DELIVERED: set(),
+            Outcome.FAILED: set(),
+        },
+        field="outcome",
+        labels=dict(Outcome.choices),
+    )
 
     page = models.ForeignKey(Page, on_delete=models.PROTECT, related_name="attempts")
     channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts")

@@ -8,8 +8,9 @@ from typing import Any
 from django.conf import settings
 
 from apps.accounts.models import User
-from apps.paging import engine
 from apps.paging.models import DeliveryAttempt
+from apps.paging.services import escalation, responses
+from apps.paging.services.errors import PagingError
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ def start_paging_on_declare(sender: Any, incident_id: int, **kwargs: Any) -> Non
     if not settings.PAGING_ON_DECLARE:
         return
     try:
-        engine.escalation_start(incident_id=incident_id)
+        escalation.escalation_start(incident_id=incident_id)
     except Exception:
         logger.exception("paging did not start for incident %s; the auditor will retry", incident_id)
 
@@ -33,16 +34,17 @@ def acknowledge_from_log(sender: Any, incident_id: int, entry_id: int, user_id: 
     if attempt is None or user is None:
         return
     try:
-        engine.escalation_acknowledge(
+        responses.escalation_acknowledge(
             incident_id=incident_id,
             user=user,
             contact=attempt.page.contact,
+            page=attempt.page,
             via="recorded in the notification log",
         )
-    except engine.PagingError:
+    except PagingError:
         return
 
 
 def stop_paging_when_over(sender: Any, incident_id: int, to_status: str, **kwargs: Any) -> None:
     """Resolving or closing an incident stops its paging now, not at the next step."""
-    engine.escalation_stop_if_over(incident_id=incident_id)
+    responses.escalation_stop_if_over(incident_id=incident_id)

@@ -1,21 +1,21 @@
-"""Reads for the board, the incident page's paging panel and the channel pages."""
+"""Reads for the board, the incident page's paging panel, the channel pages and the auditor."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.accounts.permissions import can_work_incidents
 from apps.contacts.models import Contact
 from apps.incidents.models import Incident
-from apps.paging.models import Channel, DeliveryAttempt, Escalation, EscalationStep, Page, PathLevel
+from apps.paging.models import Channel, DeliveryAttempt, Escalation, EscalationStep, Page, PathLevel, sources
 
 State = Escalation.State
 PANEL_PAGES = 30
@@ -31,7 +31,11 @@ def attention(incidents: Sequence[Incident]) -> dict[int, list[str]]:
         .values("n")
     )
     rows = (
-        Escalation.objects.filter(incident_id__in=[i.pk for i in incidents], state__in=[State.ACTIVE, State.EXHAUSTED])
+        # Open escalations: nobody acknowledged yet (what the table still lets become acknowledged).
+        Escalation.objects.filter(
+            incident_id__in=[i.pk for i in incidents],
+            state__in=sources(Escalation.TRANSITIONS, State.ACKNOWLEDGED),
+        )
         .annotate(failed_pages=Coalesce(Subquery(failed, output_field=IntegerField()), 0))
         .values_list("incident_id", "state", "next_step_due_at", "late_warning", "failed_pages", "end_reason")
     )
@@ -131,7 +135,6 @@ def panel_context(incident: Incident, user: Any) -> dict[str, Any]:
             "next_due_at": due_at,
             "overdue": due_at is not None and due_at < context["now"],
             "active_step_id": escalation.active_step_id or "",
-            "is_open": escalation.is_open and incident.is_active,
         }
     )
     return context
@@ -153,3 +156,44 @@ def channel_overview() -> list[ContactChannels]:
         Prefetch("paging_channels", queryset=Channel.objects.order_by("priority"))
     )
     return [ContactChannels(contact, list(contact.paging_channels.all())) for contact in contacts]
+
+
+def stale_channels() -> list[Channel]:
+    """Channels never verified or verified longer ago than `CONTACT_VERIFY_DAYS`."""
+    cutoff = timezone.now() - timedelta(days=settings.CONTACT_VERIFY_DAYS)
+    return list(
+        Channel.objects.filter(Q(verified_at__isnull=True) | Q(verified_at__lt=cutoff))
+        .select_related("contact__role")
+        .order_by("contact__role__name", "contact__name", "priority")
+    )
+
+
+def contacts_without_channels() -> list[Contact]:
+    return list(Contact.objects.filter(paging_channels__isnull=True).select_related("role").order_by("name"))
+
+
+def overdue_step_ids(now: datetime) -> list[int]:
+    """Active steps past their due time and the grace period: their message was lost, or the
+    worker or beat is down."""
+    grace = timedelta(seconds=settings.PAGING_AUDIT_GRACE_SECONDS)
+    return [
+        step_id
+        for step_id in Escalation.objects.filter(
+            state=State.ACTIVE, next_step_due_at__lt=now - grace, active_step__isnull=False
+        ).values_list("active_step_id", flat=True)
+        if step_id
+    ]
+
+
+def unstarted_incident_ids(now: datetime) -> Iterable[int]:
+    """Active incidents declared in the last hour (and not just now) that paging never started
+    for: the process stopped between the declaration's commit and its signal."""
+    if not settings.PAGING_ON_DECLARE:
+        return []
+    grace = timedelta(seconds=settings.PAGING_AUDIT_GRACE_SECONDS)
+    return Incident.objects.filter(
+        status__in=Incident.ACTIVE_STATUSES,
+        declared_at__gte=now - timedelta(hours=1),
+        declared_at__lt=now - grace,
+        escalation__isnull=True,
+    ).values_list("pk", flat=True)

@@ -15,6 +15,7 @@ from apps.paging.models import Channel, Escalation
 from apps.paging.tasks import run_escalation_step
 from apps.runbooks.models import Runbook
 from tests.browser.conftest import Browsers, LiveServer, assert_not_reloaded, mark_window, wait_until_live
+from tests.conftest import smtp_mailers
 from tests.factories import ContactFactory, declare_incident
 from tests.paging.servers import SmtpServer, ack_link, start_smtp, text_of
 
@@ -25,11 +26,8 @@ LIVE_MS = 3000
 @pytest.fixture
 def smtp(settings: Any, asgi_live_server: LiveServer) -> Iterator[SmtpServer]:
     server, controller = start_smtp()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = server.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_TIMEOUT = 2
+    settings.MAILERS = smtp_mailers(server.port, timeout=2)
+    settings.MAIL_TIMEOUT_SECONDS = 2
     settings.SITE_URL = asgi_live_server.url
     yield server
     controller.stop()

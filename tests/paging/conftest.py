@@ -14,11 +14,12 @@ from django.test import Client
 
 from apps.accounts.models import User
 from apps.contacts.models import Contact, ContactRole
-from apps.incidents.models import Incident
+from apps.incidents.models import EventKind, Incident, TimelineEvent
 from apps.paging.models import Channel, Escalation
 from apps.paging.tasks import run_escalation_step
 from apps.runbooks import procedures as names
 from apps.runbooks.models import Runbook
+from tests.conftest import smtp_mailers
 from tests.factories import ContactFactory, declare_incident
 from tests.paging.servers import HttpServer, SmtpServer, start_http, start_smtp
 
@@ -51,13 +52,8 @@ def http() -> Iterator[HttpServer]:
 @pytest.fixture(autouse=True)
 def paging_settings(settings: Any, smtp: SmtpServer, http: HttpServer) -> None:
     """Mail through the test SMTP server, SMS through the test gateway, short timeouts."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = smtp.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 2
+    settings.MAILERS = smtp_mailers(smtp.port, timeout=2)
+    settings.MAIL_TIMEOUT_SECONDS = 2
     settings.PAGING_HTTP_TIMEOUT_SECONDS = 1
     settings.PAGING_SMS_URL = f"{http.url}/ok/sms"
     settings.PAGING_SMS_AUTH_HEADER = "Authorization: Bearer test-gateway-token"
@@ -65,6 +61,9 @@ def paging_settings(settings: Any, smtp: SmtpServer, http: HttpServer) -> None:
     settings.PAGING_REPEATS = 1
     settings.PAGING_WIDE_SEVERITIES = ["sev1"]
     settings.PAGING_ON_DECLARE = True
+    # The stand-in chat webhooks run on 127.0.0.1: opt in to private addresses, as a deployment
+    # with an internal chat server would (test_outbound_guard proves the default refuses them).
+    settings.OUTBOUND_ALLOW_PRIVATE = True
 
 
 @dataclass
@@ -134,3 +133,13 @@ def fire(incident: Incident) -> str:
 @pytest.fixture
 def anonymous() -> Client:
     return Client()
+
+
+def events(incident: Incident, kind: EventKind | None = None) -> list[TimelineEvent]:
+    """The incident's events in the order they happened (of one kind when given)."""
+    found = TimelineEvent.objects.filter(incident=incident).order_by("at", "pk")
+    return list(found.filter(kind=kind) if kind else found)
+
+
+def kinds(incident: Incident) -> list[str]:
+    return [event.kind for event in events(incident)]

@@ -1,5 +1,5 @@
-"""The auditor runs what was due and did not run (a worker, beat or a message lost), says so on
-the timeline, and warns on the board when it was more than a few minutes late."""
+"""The auditor runs what was due and did not run (a worker, beat or a message lost), records that
+it did, and warns on the board when it was more than a few minutes late."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from apps.accounts.models import User
-from apps.incidents.models import Incident
-from apps.paging.engine import step_run
-from apps.paging.models import Escalation, Page
+from apps.incidents.models import Component, EventKind, Incident, TimelineEvent
+from apps.paging.models import Escalation, EscalationStep, Page
 from apps.paging.selectors import attention
+from apps.paging.services.escalation import step_run
 from apps.paging.tasks import audit_escalations, run_escalation_step
 from tests.factories import declare_incident
-from tests.paging.conftest import People, escalation_of, fire
+from tests.paging.conftest import People, escalation_of, events, fire
 from tests.paging.servers import HttpServer, SmtpServer
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +44,7 @@ def test_a_step_within_its_grace_period_is_left_to_its_worker(
     assert not http.to("/ok/sms")
 
 
-def test_an_overdue_step_is_run_once_and_said_on_the_timeline(
+def test_an_overdue_step_is_run_once_and_recorded_as_late(
     escalating: Incident, time_machine: Any, http: HttpServer
 ) -> None:
     step_id = escalation_of(escalating).active_step_id
@@ -52,10 +52,19 @@ def test_an_overdue_step_is_run_once_and_said_on_the_timeline(
     report = audit_escalations()
     assert report["steps_run"] == [step_id]
     assert len(http.wait_to("/ok/sms")) == 1
-    assert escalating.timeline.filter(
-        summary="Auditor: escalation step 2 (escalation after the timeout) was 60 s overdue "
+    (late,) = events(escalating, EventKind.ESCALATION_LATE)
+    assert late.step_id == step_id
+    assert late.component == Component.AUDITOR
+    assert late.data == {"seconds": 60, "step_number": 2, "step_kind": "timeout"}
+    assert late.text == (
+        "Auditor: escalation step 2 (escalation after the timeout) was 60 s overdue "
         "(a worker or beat was down, or its message was lost); running it now."
+    )
+    # What the late step did is the auditor's doing.
+    assert TimelineEvent.objects.filter(
+        incident=escalating, kind=EventKind.ESCALATION_STEP, step_id=step_id, component=Component.AUDITOR
     ).exists()
+    assert EscalationStep.objects.get(pk=step_id).ran_by_auditor
     # The lost message turns up after all: it does nothing.
     assert run_escalation_step(step_id) == "stale"
     assert audit_escalations()["steps_run"] == []
@@ -85,9 +94,11 @@ def test_pages_left_unsent_by_a_stopped_worker_are_sent(
     report = audit_escalations()
     assert len(report["pages_delivered"]) == 1
     assert len(smtp.wait_to("dana@example.com")) == 1
-    assert incident.timeline.filter(
-        summary__contains="was never sent (its worker stopped); the auditor sent it"
-    ).exists()
+    (audited,) = events(incident, EventKind.PAGE_AUDITED)
+    assert audited.page_id == report["pages_delivered"][0]
+    assert audited.component == Component.AUDITOR
+    assert audited.data["what"] == "unsent"
+    assert audited.text.endswith("was never sent (its worker stopped); the auditor sent it.")
 
 
 def test_a_page_interrupted_while_sending_is_sent_again(
@@ -103,6 +114,8 @@ def test_a_page_interrupted_while_sending_is_sent_again(
     assert audit_escalations()["pages_delivered"] == outcome.page_ids
     assert smtp.wait_to("dana@example.com")
     assert Page.objects.get(pk=outcome.page_ids[0]).state == Page.State.SENT
+    (audited,) = events(incident, EventKind.PAGE_AUDITED)
+    assert (audited.page_id, audited.data["what"]) == (outcome.page_ids[0], "interrupted")
 
 
 def test_an_incident_whose_paging_never_started_is_started(time_machine: Any, responder: User, people: People) -> None:
@@ -113,4 +126,7 @@ def test_an_incident_whose_paging_never_started_is_started(time_machine: Any, re
     time_machine.shift(timedelta(minutes=1))
     assert audit_escalations()["escalations_started"] == [incident.pk]
     assert escalation_of(incident).state == Escalation.State.ACTIVE
-    assert incident.timeline.filter(summary__startswith="Auditor: paging had not started for this incident.").exists()
+    (started,) = events(incident, EventKind.PAGING_STARTED)
+    assert started.component == Component.AUDITOR
+    assert started.actor is None
+    assert started.text.startswith("Auditor: paging had not started for this incident. Paging started:")

@@ -11,8 +11,8 @@ from django.test import Client
 
 from apps.accounts.models import User
 from apps.paging.models import Channel, VerificationReminder
-from apps.paging.tasks import verification_reminder
-from apps.paging.verification import stale_channels
+from apps.paging.selectors import stale_channels
+from apps.paging.tasks import send_verification_reminder
 from tests.paging.conftest import People, add_channel
 from tests.paging.servers import HttpServer, SmtpServer, text_of
 
@@ -166,16 +166,16 @@ def test_the_reminder_goes_to_admins_once_a_quarter(
     time_machine.move_to(T0, tick=False)
     make_user(User.Role.ADMIN, username="ada", email="ada@example.com")
     make_user(User.Role.RESPONDER, username="rob", email="rob@example.com")
-    assert verification_reminder() == "sent to 1 admins"
+    assert send_verification_reminder() == "sent to 1 admins"
     mail = smtp.wait_to("ada@example.com")[0]
     assert "7 paging channels never verified" in text_of(mail)
     assert "http://incidents.test/paging/channels/" in text_of(mail)
     assert not smtp.to("rob@example.com")
 
     time_machine.shift(timedelta(days=90))
-    assert verification_reminder() == "last reminder sent 2026-03-04"
+    assert send_verification_reminder() == "last reminder sent 2026-03-04"
     time_machine.shift(timedelta(days=2))
-    assert verification_reminder() == "sent to 1 admins"
+    assert send_verification_reminder() == "sent to 1 admins"
     assert VerificationReminder.objects.count() == 2
     assert len(smtp.to("ada@example.com")) == 2
 

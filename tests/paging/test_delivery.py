@@ -1,5 +1,5 @@
 """Delivering a page over real SMTP and HTTP: primary first, secondary when the primary fails
-(an SMTP refusal, a 500, no answer in time); every attempt a row, a log entry and a timeline entry."""
+(an SMTP refusal, a 500, no answer in time); every attempt a row, a log entry and an event."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import pytest
 
 from apps.accounts.models import User
 from apps.contacts.models import Contact
-from apps.incidents.models import Incident, NotificationEntry
+from apps.incidents.models import EventKind, Incident, NotificationEntry, TimelineEvent
 from apps.incidents.selectors import board
-from apps.paging import channels, delivery, engine
+from apps.paging import transports
 from apps.paging.models import Channel, DeliveryAttempt, Page
-from tests.paging.conftest import People, add_channel, fire
+from apps.paging.services import delivery, escalation, responses
+from tests.conftest import smtp_mailers
+from tests.paging.conftest import People, add_channel, events, fire
 from tests.paging.servers import HttpServer, SmtpServer, free_port, html_of, text_of
 
 pytestmark = pytest.mark.django_db
@@ -67,13 +69,24 @@ def test_a_refused_mail_falls_back_to_the_webhook(
     assert attempts(incident) == [("email", "primary", Outcome.FAILED), ("webhook", "secondary", Outcome.DELIVERED)]
     failed = DeliveryAttempt.objects.get(page__incident=incident, outcome=Outcome.FAILED)
     assert "refused dana@example.com: 550" in failed.detail
-    summaries = list(incident.timeline.values_list("summary", flat=True))
-    assert any(
-        "by email to dana@example.com (primary) FAILED" in s and "Trying the next channel" in s for s in summaries
-    )
     log = NotificationEntry.objects.filter(incident=incident).order_by("pk")
     assert [entry.method for entry in log] == ["email", "chat"]
     assert "FAILED" in log[0].note
+    page = page_of(incident)
+    (failed_event,) = events(incident, EventKind.PAGE_FAILED)
+    assert failed_event.page == page
+    assert failed_event.notification == log[0]
+    assert failed_event.data["channel"] == "email"
+    assert failed_event.data["priority"] == "primary"
+    assert failed_event.data["fallback"] is True
+    assert failed_event.data["every_channel"] is False
+    assert "refused dana@example.com: 550" in failed_event.data["detail"]
+    assert "by email to dana@example.com (primary) FAILED" in failed_event.text
+    assert failed_event.text.endswith("Trying the next channel.")
+    (sent_event,) = events(incident, EventKind.PAGE_SENT)
+    assert (sent_event.page, sent_event.notification) == (page, log[1])
+    assert sent_event.data["channel"] == "webhook"
+    assert sent_event.data["outcome"] == Outcome.DELIVERED
 
 
 def test_a_webhook_answering_500_falls_back_to_the_secondary(
@@ -118,9 +131,16 @@ def test_a_page_that_fails_on_every_channel_is_on_the_incident_and_the_board(
     assert page_of(incident).state == Page.State.FAILED
     row = next(r for r in board().active if r.incident.pk == incident.pk)
     assert "1 page failed on every channel" in row.overdue
+    assert TimelineEvent.objects.filter(
+        incident=incident, kind=EventKind.PAGE_FAILED, page=page_of(incident), data__every_channel=True
+    ).exists()
     detail = responder_client.get(f"/incidents/{incident.pk}/").content.decode()
     assert "Page to Dana Dba (Database Administrator) failed on every channel" in detail
     assert "PAGE FAILED on every channel: Dana Dba (Database Administrator) was not reached" in detail
+    # The timeline links the page to its row in the paging panel.
+    page_id = page_of(incident).pk
+    assert f'<a href="/incidents/{incident.pk}/#paging-page-{page_id}" class="event-ref">page #{page_id}</a>' in detail
+    assert f'id="paging-page-{page_id}"' in detail
     board_page = responder_client.get("/").content.decode()
     assert "1 page failed on every channel" in board_page
 
@@ -131,8 +151,8 @@ def test_the_sms_body_follows_the_gateways_template(
     settings.PAGING_SMS_CONTENT_TYPE = "application/x-www-form-urlencoded"
     settings.PAGING_SMS_BODY_TEMPLATE = "To=$to&From=$sender&Body=$message"
     settings.PAGING_SMS_SENDER = "Ops Desk"
-    message = channels.Message(subject="", text="", html="", chat="", sms='Disk "full" & more')
-    result = channels.send_sms("+44 (0)20 7946-0003", message)
+    message = transports.Message(subject="", text="", html="", chat="", sms='Disk "full" & more')
+    result = transports.SmsTransport("+44 (0)20 7946-0003").send(message)
     assert result.ok
     assert result.outcome == Outcome.DELIVERED
     assert http.to("/ok/sms")[0].body == b"To=%2B4402079460003&From=Ops+Desk&Body=Disk+%22full%22+%26+more"
@@ -140,20 +160,20 @@ def test_the_sms_body_follows_the_gateways_template(
 
 def test_sms_without_a_gateway_fails_clearly(settings: Any) -> None:
     settings.PAGING_SMS_URL = ""
-    result = channels.send_sms("+44 20 7946 0003", channels.Message("", "", "", "", "hi"))
+    result = transports.SmsTransport("+44 20 7946 0003").send(transports.Message("", "", "", "", "hi"))
     assert not result.ok
     assert result.detail == "no SMS gateway is configured (PAGING_SMS_URL)"
 
 
 def test_an_unreachable_mail_server_fails_clearly(settings: Any) -> None:
-    settings.EMAIL_PORT = free_port()
-    result = channels.send_email("dana@example.com", channels.Message("s", "t", "<p>t</p>", "", ""))
+    settings.MAILERS = smtp_mailers(free_port())
+    result = transports.EmailTransport("dana@example.com").send(transports.Message("s", "t", "<p>t</p>", "", ""))
     assert not result.ok
     assert "mail not sent: ConnectionRefusedError" in result.detail
 
 
 def test_only_http_urls_are_posted_to() -> None:
-    result = channels.post("file:///etc/passwd", b"{}", content_type="application/json")
+    result = transports.post("file:///etc/passwd", b"{}", content_type="application/json")
     assert not result.ok
     assert result.detail == "not an http(s) URL"
 
@@ -181,10 +201,13 @@ def test_a_contact_with_no_way_to_reach_them_is_a_failed_page(
     Contact.objects.filter(pk=people.dba.pk).update(primary_contact="https://portal.example.com", secondary_contact="")
     incident = declare(responder, scenario="database_failure", severity="sev2")
     fire(incident)
-    assert page_of(incident).state == Page.State.FAILED
-    assert incident.timeline.filter(
-        summary__startswith="PAGE FAILED: Dana Dba (Database Administrator) has no paging"
-    ).exists()
+    page = page_of(incident)
+    assert page.state == Page.State.FAILED
+    (failed,) = events(incident, EventKind.PAGE_FAILED)
+    assert failed.page == page
+    assert failed.notification == NotificationEntry.objects.get(incident=incident)
+    assert failed.data["no_channel"] is True
+    assert failed.text.startswith("PAGE FAILED: Dana Dba (Database Administrator) has no paging")
 
 
 def test_a_page_is_delivered_once_however_often_it_is_asked(
@@ -201,8 +224,50 @@ def test_a_page_not_yet_sent_when_someone_acknowledged_is_not_sent(
 ) -> None:
     incident = declare(responder, scenario="database_failure", severity="sev2")
     step_id = Incident.objects.get(pk=incident.pk).escalation.active_step_id  # type: ignore[attr-defined]
-    outcome = engine.step_run(step_id=step_id)
-    engine.escalation_acknowledge(incident_id=incident.pk, user=responder, via="on the incident page")
+    outcome = escalation.step_run(step_id=step_id)
+    responses.escalation_acknowledge(incident_id=incident.pk, user=responder, via="on the incident page")
     delivery.page_deliver(page_id=outcome.page_ids[0])
     assert page_of(incident).state == Page.State.CANCELLED
     assert not smtp.to("dana@example.com")
+
+
+def test_every_channel_kind_has_a_transport() -> None:
+    assert set(transports.TRANSPORTS) == set(Channel.Kind.values)
+    result = transports.send("pigeon", "roof", transports.Message("", "", "", "", ""))
+    assert (result.ok, result.detail) == (False, "unknown channel kind 'pigeon'")
+
+
+def test_a_webhook_on_a_private_address_is_refused_unless_the_deployment_allows_it(
+    settings: Any, dba_incident: Callable[[], Incident], people: People, http: HttpServer, smtp: SmtpServer
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    Channel.objects.filter(contact=people.dba).delete()
+    add_channel(people.dba, Channel.Kind.WEBHOOK, f"{http.url}/ok/dana")
+    add_channel(people.dba, Channel.Kind.EMAIL, "dana@example.com", Channel.Priority.SECONDARY)
+    incident = dba_incident()
+    assert not http.to("/ok/dana"), "nothing was sent to 127.0.0.1"
+    assert smtp.wait_to("dana@example.com")
+    failed = DeliveryAttempt.objects.get(page__incident=incident, outcome=Outcome.FAILED)
+    assert failed.detail.startswith("127.0.0.1 is a private or local address")
+    assert attempts(incident) == [("webhook", "primary", Outcome.FAILED), ("email", "secondary", Outcome.SENT)]
+
+
+def test_the_sms_gateway_of_the_deployment_may_be_on_a_private_address(settings: Any, http: HttpServer) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    result = transports.SmsTransport("+44 20 7946 0003").send(transports.Message("", "", "", "", "hi"))
+    assert result.ok, result.detail
+    assert http.to("/ok/sms")
+
+
+def test_a_page_and_its_attempts_follow_their_transition_tables(dba_incident: Callable[[], Incident]) -> None:
+    attempts_table = DeliveryAttempt.TRANSITIONS
+    assert attempts_table.allowed(Outcome.SENDING) == {Outcome.SENT, Outcome.DELIVERED, Outcome.FAILED}
+    assert all(attempts_table.is_final(o) for o in (Outcome.SENT, Outcome.DELIVERED, Outcome.FAILED))
+    assert Page.TRANSITIONS.allowed(Page.State.PENDING) == {Page.State.SENDING}
+    incident = dba_incident()
+    page = page_of(incident)
+    assert page.state == Page.State.SENT
+    assert Page.TRANSITIONS.is_final(page.state)
+    # A finished page cannot be claimed again: the claim asks the table which states it may come from.
+    Page.objects.filter(pk=page.pk).update(state=Page.State.FAILED)
+    assert delivery.page_deliver(page_id=page.pk) is None

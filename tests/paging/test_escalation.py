@@ -13,20 +13,17 @@ from django.test import Client
 from apps.accounts.models import User
 from apps.contacts.models import EscalationLevel
 from apps.incidents import services as incident_services
-from apps.incidents.models import Incident, NotificationEntry, TimelineEntry
+from apps.incidents.models import Component, EventKind, Incident, NotificationEntry, TimelineEvent
 from apps.incidents.selectors import board
-from apps.paging import engine
 from apps.paging.models import Escalation, EscalationStep, Page
+from apps.paging.services import responses
+from apps.paging.services.errors import AlreadyAcknowledged
 from apps.paging.tasks import run_escalation_step
-from tests.paging.conftest import People, escalation_of, fire
+from tests.paging.conftest import People, escalation_of, events, fire, kinds
 from tests.paging.servers import SmtpServer, ack_link, text_of
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 4, 3, 0, tzinfo=UTC)
-
-
-def timeline(incident: Incident) -> list[str]:
-    return list(incident.timeline.order_by("created_at", "pk").values_list("summary", flat=True))
 
 
 def test_sev1_database_failure_pages_the_dba_escalates_to_the_tech_lead_and_stops_when_acknowledged(
@@ -77,12 +74,41 @@ def test_sev1_database_failure_pages_the_dba_escalates_to_the_tech_lead_and_stop
     assert run_escalation_step(skipped.pk) == "stale"
     assert not http.to("/ok/pat")
 
-    entries = timeline(incident)
-    assert any(e.startswith("Paging started: first page to level 2. Database Administrator (SEV1") for e in entries)
-    assert any(e.startswith("Paged Dana Dba (Database Administrator) by email to dana@example.com") for e in entries)
-    assert any(e.startswith("Escalation after the timeout: paging level 3. Technical Lead") for e in entries)
-    assert any(e.startswith("Paged Terry Lead (Technical Lead) by sms to +44 20 7946 0003") for e in entries)
-    assert entries[-1] == "Dana Dba acknowledged the page (acknowledgement link): escalation stopped."
+    (started,) = events(incident, EventKind.PAGING_STARTED)
+    first_step = escalation.steps.get(number=1)
+    assert started.step == first_step
+    assert started.actor is None
+    assert started.component == Component.ESCALATION
+    assert started.data["first_level"] == 1
+    assert started.data["last_level"] == 2
+    assert started.data["wide"] is True
+    assert started.data["severity"] == "sev1"
+    assert started.data["route"][1] == "Database Administrator"
+    dana_page = Page.objects.get(incident=incident, contact=people.dba)
+    sent = events(incident, EventKind.PAGE_SENT)
+    assert any(e.page == dana_page and e.data["address"] == "dana@example.com" for e in sent)
+    assert all(e.notification is not None and e.component == Component.ESCALATION for e in sent)
+    timeout_step = escalation.steps.get(number=2)
+    assert TimelineEvent.objects.filter(
+        incident=incident,
+        kind=EventKind.ESCALATION_STEP,
+        step=timeout_step,
+        data__kind="timeout",
+        data__levels=[{"level": 3, "name": "Technical Lead"}],
+        data__names=["Terry Lead"],
+    ).exists()
+    assert any(e.page.contact == people.lead and e.data["channel"] == "sms" for e in sent if e.page)
+    last = events(incident)[-1]
+    assert last.kind == EventKind.ACKNOWLEDGED
+    assert last.page == dana_page
+    assert last.data == {"name": "Dana Dba", "via": "acknowledgement link"}
+    # The words are today's.
+    texts = [e.text for e in events(incident)]
+    assert any(t.startswith("Paging started: first page to level 2. Database Administrator (SEV1") for t in texts)
+    assert any(t.startswith("Paged Dana Dba (Database Administrator) by email to dana@example.com") for t in texts)
+    assert any(t.startswith("Escalation after the timeout: paging level 3. Technical Lead") for t in texts)
+    assert any(t.startswith("Paged Terry Lead (Technical Lead) by sms to +44 20 7946 0003") for t in texts)
+    assert texts[-1] == "Dana Dba acknowledged the page (acknowledgement link): escalation stopped."
     log = NotificationEntry.objects.filter(incident=incident)
     assert log.count() == 3
     assert all(entry.recorded_by is None and entry.acknowledged_at is not None for entry in log)
@@ -143,6 +169,10 @@ def test_after_the_last_level_the_path_repeats_then_the_board_shows_it_unacknowl
     assert len(smtp.to("dana@example.com")) == 2
     row = next(r for r in board().active if r.incident.pk == incident.pk)
     assert any(reason.startswith("UNACKNOWLEDGED") for reason in row.overdue)
+    (exhausted,) = events(incident, EventKind.PAGING_EXHAUSTED)
+    assert exhausted.data == {"rounds": 2}
+    again = [e for e in events(incident, EventKind.ESCALATION_STEP) if e.data["again"]]
+    assert [(e.data["kind"], e.data["round"]) for e in again] == [("repeat", 2)]
 
 
 def test_the_same_step_delivered_twice_pages_once(
@@ -168,7 +198,10 @@ def test_a_level_without_contacts_is_passed_over_at_once(
     fire(incident)
     assert http.wait_to("/ok/pat"), "the project manager is paged as soon as the lead's level is found empty"
     assert escalation_of(incident).current_level == 4
-    assert "Nobody to page at level 3. Technical Lead: moving on." in timeline(incident)
+    (nobody,) = events(incident, EventKind.NOBODY_TO_PAGE)
+    assert nobody.data["levels"] == [{"level": 3, "name": "Technical Lead"}]
+    assert nobody.step == escalation_of(incident).steps.get(number=2)
+    assert nobody.text == "Nobody to page at level 3. Technical Lead: moving on."
 
 
 def test_a_resolved_incident_stops_paging(
@@ -209,7 +242,11 @@ def test_resolving_stops_paging_at_once_not_at_the_next_step(
     escalation = escalation_of(incident)
     assert escalation.state == Escalation.State.STOPPED
     assert escalation.next_step_due_at is None
-    assert timeline(incident)[-1] == f"Paging stopped: {incident.reference} is resolved."
+    stopped = events(incident)[-1]
+    assert stopped.kind == EventKind.PAGING_STOPPED
+    assert stopped.data == {"reason": "incident_over", "status": "resolved"}
+    assert stopped.component == Component.ESCALATION
+    assert stopped.text == f"Paging stopped: {incident.reference} is resolved."
 
 
 def test_an_empty_path_says_nobody_can_be_paged(
@@ -225,6 +262,14 @@ def test_an_empty_path_says_nobody_can_be_paged(
     assert escalation.state == Escalation.State.EXHAUSTED
     row = next(r for r in board().active if r.incident.pk == incident.pk)
     assert any("UNACKNOWLEDGED" in reason for reason in row.overdue)
+    # The one level, then the path again: nobody either time.
+    assert kinds(incident)[-4:] == [
+        EventKind.PAGING_STARTED,
+        EventKind.NOBODY_TO_PAGE,
+        EventKind.NOBODY_TO_PAGE,
+        EventKind.PAGING_EXHAUSTED,
+    ]
+    assert events(incident, EventKind.PAGING_EXHAUSTED)[0].data == {"rounds": 1}
 
 
 def test_paging_can_be_off_on_declaration(
@@ -240,10 +285,13 @@ def test_timeline_and_log_say_who_and_when(
 ) -> None:
     incident = declare(responder, scenario="database_failure", severity="sev2")
     fire(incident)
-    entry = incident.timeline.filter(kind=TimelineEntry.Kind.NOTIFICATION).get()
-    assert entry.author is None
-    assert entry.author_name == "Incident Center"
+    (entry,) = events(incident, EventKind.PAGE_SENT)
+    assert entry.actor is None
+    assert entry.actor_name == "Escalation"
+    assert not events(incident, EventKind.NOTIFICATION_RECORDED), "the page's own event says it"
     log = NotificationEntry.objects.get(incident=incident)
+    assert entry.notification == log
+    assert entry.page == Page.objects.get(incident=incident)
     assert log.method == NotificationEntry.Method.EMAIL
     assert log.contact == people.dba
     assert log.recipient == "Dana Dba (Database Administrator)"
@@ -255,6 +303,9 @@ def test_acknowledging_twice_says_by_whom(
 ) -> None:
     incident = declare(responder, scenario="database_failure", severity="sev2")
     fire(incident)
-    engine.escalation_acknowledge(incident_id=incident.pk, user=responder, via="on the incident page")
-    with pytest.raises(engine.AlreadyAcknowledged, match="Already acknowledged by Riley Responder at"):
-        engine.escalation_acknowledge(incident_id=incident.pk, user=second_responder, via="on the incident page")
+    responses.escalation_acknowledge(incident_id=incident.pk, user=responder, via="on the incident page")
+    with pytest.raises(AlreadyAcknowledged, match="Already acknowledged by Riley Responder at"):
+        responses.escalation_acknowledge(incident_id=incident.pk, user=second_responder, via="on the incident page")
+    (acknowledged,) = events(incident, EventKind.ACKNOWLEDGED)
+    assert acknowledged.actor == responder
+    assert acknowledged.page is None

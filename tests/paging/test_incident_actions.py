@@ -10,9 +10,9 @@ import pytest
 from django.test import Client
 
 from apps.accounts.models import User
-from apps.incidents.models import Incident, NotificationEntry
-from apps.paging.models import Escalation, EscalationStep
-from tests.paging.conftest import HTMX, People, escalation_of, fire
+from apps.incidents.models import EventKind, Incident, NotificationEntry, TimelineEvent
+from apps.paging.models import Escalation, EscalationStep, Page
+from tests.paging.conftest import HTMX, People, escalation_of, events, fire
 from tests.paging.servers import HttpServer, SmtpServer
 
 pytestmark = pytest.mark.django_db
@@ -51,10 +51,11 @@ def test_a_responder_acknowledges_from_the_incident_page(escalating: Incident, r
     escalation = escalation_of(escalating)
     assert escalation.state == Escalation.State.ACKNOWLEDGED
     assert escalation.acknowledged_via == "on the incident page"
-    entry = escalating.timeline.order_by("-pk").first()
-    assert entry is not None
-    assert entry.author is not None
-    assert entry.author.username == "riley"
+    entry = events(escalating)[-1]
+    assert entry.kind == EventKind.ACKNOWLEDGED
+    assert entry.actor is not None
+    assert entry.actor.username == "riley"
+    assert entry.data == {"name": "Riley Responder", "via": "on the incident page"}
 
     again = responder_client.post(f"/paging/incidents/{escalating.pk}/acknowledge/")
     assert again.status_code == 302
@@ -76,7 +77,12 @@ def test_escalate_now_pages_the_next_level_once_however_often_it_is_clicked(
     assert escalation.active_step.kind == EscalationStep.Kind.ESCALATE
     fire(escalating)
     assert len(http.wait_to("/ok/sms")) == 1
-    assert escalating.timeline.filter(summary="Escalated by hand: paging level 3. Technical Lead now.").exists()
+    (escalated,) = events(escalating, EventKind.ESCALATED)
+    assert escalated.actor is not None
+    assert escalated.actor.username == "riley"
+    assert escalated.step == escalation.active_step
+    assert escalated.data == {"levels": [{"level": 3, "name": "Technical Lead"}]}
+    assert escalated.text == "Escalated by hand: paging level 3. Technical Lead now."
 
 
 def test_re_page_pages_the_current_level_again_and_restarts_its_timeout(
@@ -89,6 +95,10 @@ def test_re_page_pages_the_current_level_again_and_restarts_its_timeout(
     fire(escalating)
     assert len(smtp.wait_to("dana@example.com", count=2)) == 2
     assert escalation_of(escalating).next_step_due_at == T0 + timedelta(minutes=25)
+    (repaged,) = events(escalating, EventKind.REPAGED)
+    assert repaged.step is not None
+    assert repaged.step.kind == EscalationStep.Kind.REPAGE
+    assert repaged.text == "Re-paging level 2. Database Administrator by hand."
 
 
 def test_escalating_an_unacknowledged_incident_starts_paging_again(
@@ -139,6 +149,9 @@ def test_acknowledging_a_page_in_the_notification_log_acknowledges_the_escalatio
     escalation = escalation_of(escalating)
     assert escalation.state == Escalation.State.ACKNOWLEDGED
     assert escalation.acknowledged_by_contact == people.dba
-    assert escalating.timeline.filter(
-        summary="Dana Dba acknowledged the page (recorded in the notification log): escalation stopped."
+    assert TimelineEvent.objects.filter(
+        incident=escalating,
+        kind=EventKind.ACKNOWLEDGED,
+        page=Page.objects.get(incident=escalating),
+        data={"name": "Dana Dba", "via": "recorded in the notification log"},
     ).exists()

@@ -12,9 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.permissions import can_manage_setup, require
 from apps.contacts.models import Contact
 from apps.core.http import AppRequest
-from apps.paging import delivery, selectors, verification
+from apps.paging import selectors
 from apps.paging.forms import ChannelForm
 from apps.paging.models import Channel
+from apps.paging.services import delivery, verification
 
 
 @require_GET
@@ -29,7 +30,7 @@ def overview(request: AppRequest) -> HttpResponse:
         {
             "attention": [row for row in rows if row.needs_attention],
             "rows": rows,
-            "stale": verification.stale_channels(),
+            "stale": selectors.stale_channels(),
             "verify_days": settings.CONTACT_VERIFY_DAYS,
         },
     )
@@ -58,7 +59,7 @@ def channel_edit(request: AppRequest, contact_pk: int, pk: int | None = None) ->
 def channel_delete(request: AppRequest, pk: int) -> HttpResponseBase:
     require(can_manage_setup, request.user)
     channel = get_object_or_404(Channel.objects.select_related("contact"), pk=pk)
-    channel.delete()
+    verification.channel_delete(channel=channel)
     messages.success(request, f"{channel.contact.name}: {channel} removed.")
     return redirect("paging:channels")
 

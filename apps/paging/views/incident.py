@@ -18,9 +18,11 @@ from apps.accounts.permissions import can_work_incidents, require
 from apps.core.http import AppRequest
 from apps.incidents import pages
 from apps.incidents.models import Incident
-from apps.paging import engine
 from apps.paging.forms import SeenStepForm
 from apps.paging.models import Escalation
+from apps.paging.services.errors import PagingError
+from apps.paging.services.escalation import escalation_start
+from apps.paging.services.responses import escalation_acknowledge, escalation_escalate_now, escalation_repage
 
 
 def _incident(request: AppRequest, pk: int) -> Incident:
@@ -49,8 +51,8 @@ def _seen_step(request: AppRequest) -> tuple[bool, int | None]:
 def acknowledge(request: AppRequest, pk: int) -> HttpResponseBase:
     incident = _incident(request, pk)
     try:
-        engine.escalation_acknowledge(incident_id=incident.pk, user=request.user, via="on the incident page")
-    except engine.PagingError as exc:
+        escalation_acknowledge(incident_id=incident.pk, user=request.user, via="on the incident page")
+    except PagingError as exc:
         messages.error(request, str(exc))
         return _respond(request, incident, status=409)
     messages.success(request, "Acknowledged: the escalation has stopped.")
@@ -69,7 +71,7 @@ def _move_escalation(
         return _respond(request, incident, status=400)
     try:
         move(incident_id=incident.pk, user=request.user, seen_step_id=seen)
-    except engine.PagingError as exc:
+    except PagingError as exc:
         messages.error(request, str(exc))
         return _respond(request, incident, status=409)
     messages.success(request, done)
@@ -80,14 +82,14 @@ def _move_escalation(
 @login_required
 def escalate(request: AppRequest, pk: int) -> HttpResponseBase:
     return _move_escalation(
-        request, pk, engine.escalation_escalate_now, "escalation", "Escalated: the next level is being paged."
+        request, pk, escalation_escalate_now, "escalation", "Escalated: the next level is being paged."
     )
 
 
 @require_POST
 @login_required
 def repage(request: AppRequest, pk: int) -> HttpResponseBase:
-    return _move_escalation(request, pk, engine.escalation_repage, "re-page", "Re-paging the current level.")
+    return _move_escalation(request, pk, escalation_repage, "re-page", "Re-paging the current level.")
 
 
 @require_POST
@@ -99,8 +101,8 @@ def start(request: AppRequest, pk: int) -> HttpResponseBase:
         messages.error(request, f"{incident.reference} is already being paged.")
         return _respond(request, incident, status=409)
     try:
-        engine.escalation_start(incident_id=incident.pk, user=request.user)
-    except engine.PagingError as exc:
+        escalation_start(incident_id=incident.pk, user=request.user)
+    except PagingError as exc:
         messages.error(request, str(exc))
         return _respond(request, incident, status=409)
     messages.success(request, "Paging started.")

@@ -12,8 +12,10 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from apps.paging import engine, tokens, verification
+from apps.paging import tokens
 from apps.paging.models import Escalation, Page
+from apps.paging.services import responses, verification
+from apps.paging.services.errors import AlreadyAcknowledged, PagingError
 
 ACK_TEMPLATE = "paging/ack.html"
 VERIFY_TEMPLATE = "paging/verify.html"
@@ -47,13 +49,13 @@ def acknowledge(request: HttpRequest, incident_pk: int, token: str) -> HttpRespo
         if page.contact is None:
             return _problem(request, ACK_TEMPLATE, "The contact of this page was removed.", 404)
         try:
-            engine.escalation_acknowledge(
-                incident_id=page.incident_id, contact=page.contact, via="acknowledgement link"
+            responses.escalation_acknowledge(
+                incident_id=page.incident_id, contact=page.contact, page=page, via="acknowledgement link"
             )
             outcome = "acknowledged"
-        except engine.AlreadyAcknowledged:
+        except AlreadyAcknowledged:
             outcome = "already"
-        except engine.PagingError as exc:
+        except PagingError as exc:
             return _problem(request, ACK_TEMPLATE, str(exc), 409, page=page)
     escalation = Escalation.objects.select_related("incident").get(pk=page.escalation_id)
     response = render(request, ACK_TEMPLATE, {"page": page, "escalation": escalation, "outcome": outcome})

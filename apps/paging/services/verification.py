@@ -1,6 +1,7 @@
 """Channels and their verification (the procedures: "verify emergency contact information is
 current", in the quarterly drills). An admin sends a verification message through a channel; the
-contact's link marks that channel verified; admins are reminded every quarter."""
+contact's link marks that channel verified; admins are reminded every quarter. (The lists of what
+needs verifying are reads: `apps.paging.selectors`.)"""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.contacts.models import Contact
 from apps.contacts.services import contact_mark_verified
-from apps.paging import channels, messages, tokens
+from apps.paging import page_content, tokens, transports
 from apps.paging.models import Channel, VerificationReminder
+from apps.paging.selectors import contacts_without_channels, stale_channels
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,15 @@ def channel_save(*, channel: Channel) -> Channel:
     return channel
 
 
-def channel_send_verification(*, channel_id: int) -> channels.Result:
+def channel_delete(*, channel: Channel) -> None:
+    """Remove a channel; pages already sent through it keep their attempts (the channel is unset)."""
+    channel.delete()
+
+
+def channel_send_verification(*, channel_id: int) -> transports.Result:
     """Send the verification message now and remember when and how it went."""
     channel = Channel.objects.select_related("contact__role").get(pk=channel_id)
-    result = channels.send(channel.kind, channel.address, messages.verification_message(channel))
+    result = transports.send(channel.kind, channel.address, page_content.verification_message(channel))
     outcome = "sent" if result.ok else "failed"
     Channel.objects.filter(pk=channel.pk).update(
         verification_sent_at=timezone.now(), verification_outcome=f"{outcome}: {result.detail}"[:300]
@@ -77,20 +83,6 @@ def channel_verify(*, token: str) -> tuple[Channel, bool]:
         channel.save(update_fields=["verified_at"])
         contact_mark_verified(contact=channel.contact)
     return channel, True
-
-
-def stale_channels() -> list[Channel]:
-    """Channels never verified or verified longer ago than `CONTACT_VERIFY_DAYS`."""
-    cutoff = timezone.now() - timedelta(days=settings.CONTACT_VERIFY_DAYS)
-    return list(
-        Channel.objects.filter(Q(verified_at__isnull=True) | Q(verified_at__lt=cutoff))
-        .select_related("contact__role")
-        .order_by("contact__role__name", "contact__name", "priority")
-    )
-
-
-def contacts_without_channels() -> list[Contact]:
-    return list(Contact.objects.filter(paging_channels__isnull=True).select_related("role").order_by("name"))
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from apps.paging import tokens
-from apps.paging.channels import Message
 from apps.paging.models import Channel, Page, PathLevel
+from apps.paging.transports import Message
 from apps.runbooks.models import SCENARIO_DESCRIPTIONS, Runbook, Scenario
 
 SMS_LIMIT = 320

@@ -1,6 +1,7 @@
 """Delivering a page: the contact's primary channel first, then the secondary when the primary
 fails. Every attempt is a row with its outcome, an entry in the incident's notification log and
-on its timeline; a page that failed on every channel is shown on the incident and the board.
+an event on its timeline (`page_sent` or `page_failed`, referring to the page and the log entry);
+a page that failed on every channel is shown on the incident and the board.
 
 Network calls happen outside any transaction; the page is claimed first with a conditional
 update (pending → sending), so two workers or the auditor never send the same page twice.
@@ -15,11 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.contacts.models import Contact
+from apps.contacts.phone import is_phone
+from apps.incidents.events import event_record
 from apps.incidents.live import announce_incident_changed
-from apps.incidents.models import NotificationEntry, TimelineEntry
-from apps.incidents.services import notification_record, timeline_record
-from apps.paging import channels, messages
-from apps.paging.models import Channel, DeliveryAttempt, Escalation, Page
+from apps.incidents.models import Component, EventKind, NotificationEntry
+from apps.incidents.services import notification_record
+from apps.paging import page_content, transports
+from apps.paging.models import Channel, DeliveryAttempt, Escalation, Page, sources
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +31,6 @@ METHODS: dict[str, str] = {
     Channel.Kind.WEBHOOK: NotificationEntry.Method.CHAT,
     Channel.Kind.SMS: NotificationEntry.Method.SMS,
 }
-_PHONE = re.compile(r"^\+?[0-9 ()./-]{5,30}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -54,7 +56,7 @@ def channels_for(contact: Contact) -> list[Channel]:
 def _kind_of(value: str) -> str:
     if _EMAIL.match(value):
         return Channel.Kind.EMAIL
-    if _PHONE.match(value):
+    if is_phone(value):
         return Channel.Kind.SMS
     return ""
 
@@ -62,7 +64,8 @@ def _kind_of(value: str) -> str:
 def page_deliver(*, page_id: int) -> Page | None:
     """Send the page if nobody has yet; None when another worker has it or it is done."""
     now = timezone.now()
-    if not Page.objects.filter(pk=page_id, state=Page.State.PENDING).update(state=Page.State.SENDING, claimed_at=now):
+    claimable = sources(Page.TRANSITIONS, Page.State.SENDING)
+    if not Page.objects.filter(pk=page_id, state__in=claimable).update(state=Page.State.SENDING, claimed_at=now):
         return None
     page = Page.objects.select_related("incident__declared_by", "escalation", "contact__role").get(pk=page_id)
     if page.escalation.state == Escalation.State.ACKNOWLEDGED or not page.incident.is_active:
@@ -73,22 +76,24 @@ def page_deliver(*, page_id: int) -> Page | None:
     if not found:
         _no_channel(page)
         return page
-    message = messages.PageMessage(page, list(page.escalation.levels.all()))
+    message = page_content.PageMessage(page, list(page.escalation.levels.all()))
     for index, channel in enumerate(found):
         fallback = index + 1 < len(found)
         if _attempt(page, channel, message, fallback=fallback).succeeded:
             return page
     with transaction.atomic():
         _finish(page, Page.State.FAILED)
-        timeline_record(
+        event_record(
             incident_id=page.incident_id,
-            kind=TimelineEntry.Kind.ESCALATION,
-            summary=f"PAGE FAILED on every channel: {page.recipient} was not reached. Call them, or escalate.",
+            kind=EventKind.PAGE_FAILED,
+            component=Component.ESCALATION,
+            page=page,
+            data={"recipient": page.recipient, "level": page.level, "every_channel": True},
         )
     return page
 
 
-def _attempt(page: Page, channel: Channel, message: channels.Content, *, fallback: bool) -> DeliveryAttempt:
+def _attempt(page: Page, channel: Channel, message: transports.Content, *, fallback: bool) -> DeliveryAttempt:
     attempt = DeliveryAttempt.objects.create(
         page=page,
         channel=channel,
@@ -98,23 +103,27 @@ def _attempt(page: Page, channel: Channel, message: channels.Content, *, fallbac
         started_at=timezone.now(),
     )
     try:
-        result = channels.send(channel.kind, channel.address, message)
+        result = transports.send(channel.kind, channel.address, message)
     except Exception as exc:
         # A sender bug must not leave the page half-sent: record it as a failure and move on.
         logger.exception("paging channel %s failed unexpectedly", channel.pk)
-        result = channels.Result(DeliveryAttempt.Outcome.FAILED, f"internal error: {exc.__class__.__name__}")
+        result = transports.Result(DeliveryAttempt.Outcome.FAILED, f"internal error: {exc.__class__.__name__}")
+    DeliveryAttempt.TRANSITIONS.check(attempt.outcome, result.outcome)
     attempt.outcome = result.outcome
     attempt.detail = result.detail[:500]
     attempt.finished_at = timezone.now()
-    how = f"{channel.get_kind_display().lower()} to {channel.address}"
-    label = channel.get_priority_display().lower()
     if result.ok:
-        summary = f"Paged {page.recipient} by {how} ({label}): {attempt.get_outcome_display().lower()}."
         note = f"Automatic page, level {page.level}: {result.detail}"
     else:
-        then = " Trying the next channel." if fallback else ""
-        summary = f"Page to {page.recipient} by {how} ({label}) FAILED: {result.detail}.{then}"
         note = f"Automatic page, level {page.level}: FAILED: {result.detail}"
+    data = {
+        "recipient": page.recipient,
+        "level": page.level,
+        "channel": channel.kind,
+        "address": channel.address,
+        "priority": channel.priority,
+        "attempt": attempt.pk,
+    }
     with transaction.atomic():
         attempt.notification = notification_record(
             incident_id=page.incident_id,
@@ -125,18 +134,34 @@ def _attempt(page: Page, channel: Channel, message: channels.Content, *, fallbac
             notified_at=attempt.started_at,
             note=note[:500],
             ack_due_at=page.ack_due_at,
-            timeline_summary=summary,
+            record_event=False,
         )
         attempt.save(update_fields=["outcome", "detail", "finished_at", "notification"])
         if result.ok:
-            # In the same transaction as the log entry, whose commit refreshes open pages.
             _finish(page, Page.State.SENT)
+            event_record(
+                incident_id=page.incident_id,
+                kind=EventKind.PAGE_SENT,
+                component=Component.ESCALATION,
+                page=page,
+                notification=attempt.notification,
+                data={**data, "outcome": result.outcome},
+            )
+        else:
+            event_record(
+                incident_id=page.incident_id,
+                kind=EventKind.PAGE_FAILED,
+                component=Component.ESCALATION,
+                page=page,
+                notification=attempt.notification,
+                data={**data, "detail": attempt.detail, "fallback": fallback, "every_channel": False},
+            )
     return attempt
 
 
 def _no_channel(page: Page) -> None:
     with transaction.atomic():
-        notification_record(
+        entry = notification_record(
             incident_id=page.incident_id,
             user=None,
             method=NotificationEntry.Method.OTHER,
@@ -144,15 +169,23 @@ def _no_channel(page: Page) -> None:
             recipient=page.recipient,
             note="Automatic page FAILED: no email, webhook or phone number to page.",
             ack_due_at=page.ack_due_at,
-            timeline_summary=f"PAGE FAILED: {page.recipient} has no paging channel (email, webhook or SMS). "
-            "Add one on the contact's paging channels.",
+            record_event=False,
         )
         _finish(page, Page.State.FAILED)
+        event_record(
+            incident_id=page.incident_id,
+            kind=EventKind.PAGE_FAILED,
+            component=Component.ESCALATION,
+            page=page,
+            notification=entry,
+            data={"recipient": page.recipient, "level": page.level, "no_channel": True, "every_channel": True},
+        )
 
 
 def _finish(page: Page, state: str) -> None:
-    """Record how the page ended. Callers pair it with a log or timeline entry, whose commit
-    refreshes the incident's open pages."""
+    """Record how the page ended (its table says whether it may). Callers pair it with an event
+    or announce the change, so the incident's open pages refresh."""
+    Page.TRANSITIONS.check(page.state, state)
     now = timezone.now()
     page.state = state
     page.finished_at = now

@@ -1,37 +1,47 @@
 """The auditor: nothing that should have been paged stays unpaged because a worker, beat or a
-message was lost. Run periodically by beat (`PAGING_AUDIT_SECONDS`); it says on the timeline
-what it caught up, and a step overdue by more than `PAGING_OVERDUE_WARN_MINUTES` also leaves a
-warning on the board."""
+message was lost. Run periodically by beat (`PAGING_AUDIT_SECONDS`); it records on the timeline
+what it caught up (as the auditor), and a step overdue by more than `PAGING_OVERDUE_WARN_MINUTES`
+also leaves a warning on the board."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from apps.incidents.models import TimelineEntry
-from apps.incidents.services import timeline_record
-from apps.paging import engine
-from apps.paging.delivery import page_deliver
-from apps.paging.models import Page
+from apps.incidents.events import event_record
+from apps.incidents.models import Component, EventKind
+from apps.paging import selectors
+from apps.paging.models import Page, sources
+from apps.paging.services.delivery import page_deliver
+from apps.paging.services.errors import PagingError
+from apps.paging.services.escalation import escalation_start, step_run
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AuditReport:
+    steps_run: list[int] = field(default_factory=list)
+    pages_delivered: list[int] = field(default_factory=list)
+    escalations_started: list[int] = field(default_factory=list)
 
 
 def sending_lease() -> timedelta:
     """How long a page may stay "sending" before its worker is presumed lost: two channels, each
     with its timeout, and a margin."""
-    per_channel = max(settings.PAGING_HTTP_TIMEOUT_SECONDS, settings.EMAIL_TIMEOUT)
+    per_channel = max(settings.PAGING_HTTP_TIMEOUT_SECONDS, settings.MAIL_TIMEOUT_SECONDS)
     return timedelta(seconds=2 * per_channel + 60)
 
 
-def escalations_audit() -> engine.AuditReport:
+def escalations_audit() -> AuditReport:
     now = timezone.now()
-    report = engine.AuditReport()
-    for step_id in engine.overdue_step_ids(now):
-        outcome = engine.step_run(step_id=step_id, by_auditor=True)
+    report = AuditReport()
+    for step_id in selectors.overdue_step_ids(now):
+        outcome = step_run(step_id=step_id, by_auditor=True)
         if outcome.status == "ran":
             report.steps_run.append(step_id)
         for page_id in outcome.page_ids:
@@ -46,22 +56,25 @@ def escalations_audit() -> engine.AuditReport:
         page = page_deliver(page_id=page_id)
         if page is not None:
             report.pages_delivered.append(page_id)
-            _say(page, "was never sent (its worker stopped); the auditor sent it")
+            _record(page, "unsent")
 
     # Pages whose worker died while sending: sending again may repeat one message, which is
     # better than a page that is never delivered.
     stuck = Page.objects.filter(state=Page.State.SENDING, claimed_at__lt=now - sending_lease())
     for page_id in stuck.values_list("pk", flat=True):
-        if Page.objects.filter(pk=page_id, state=Page.State.SENDING).update(state=Page.State.PENDING):
+        released = Page.objects.filter(
+            pk=page_id, state__in=sources(Page.TRANSITIONS, Page.State.PENDING), claimed_at__lt=now - sending_lease()
+        ).update(state=Page.State.PENDING)
+        if released:
             page = page_deliver(page_id=page_id)
             if page is not None:
                 report.pages_delivered.append(page_id)
-                _say(page, "was interrupted while sending (its worker stopped); the auditor sent it again")
+                _record(page, "interrupted")
 
-    for incident_id in engine.unstarted_incident_ids(now):
+    for incident_id in selectors.unstarted_incident_ids(now):
         try:
-            engine.escalation_start(incident_id=incident_id, note="Auditor: paging had not started for this incident.")
-        except engine.PagingError:
+            escalation_start(incident_id=incident_id, by_auditor=True)
+        except PagingError:
             continue
         report.escalations_started.append(incident_id)
 
@@ -75,9 +88,11 @@ def escalations_audit() -> engine.AuditReport:
     return report
 
 
-def _say(page: Page, what: str) -> None:
-    timeline_record(
+def _record(page: Page, what: str) -> None:
+    event_record(
         incident_id=page.incident_id,
-        kind=TimelineEntry.Kind.ESCALATION,
-        summary=f"Auditor: the page to {page.recipient} {what}.",
+        kind=EventKind.PAGE_AUDITED,
+        component=Component.AUDITOR,
+        page=page,
+        data={"recipient": page.recipient, "what": what},
     )
