@@ -9,8 +9,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.comms.components import component_changed
 from apps.comms.models import CadenceReminder, Component, Delivery, MaintenanceWindow, Subscriber, Update
+from apps.comms.services.components import component_changed
 from apps.core.admin import ReadOnlyAdminMixin
 
 

@@ -10,7 +10,7 @@ from django import forms
 from django.utils import timezone
 
 from apps.comms.models import Component, ComponentState, Update
-from apps.comms.updates import Draft
+from apps.comms.services.updates import Draft
 from apps.incidents.models import Incident
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")

@@ -17,7 +17,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from apps.incidents.models import AppendOnlyQuerySet, Incident
+from apps.core.models import AppendOnlyModel
+from apps.core.transitions import Transitions
+from apps.incidents.models import Incident
 
 _CODE_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -119,7 +121,7 @@ class PublicIncident(models.Model):
         return self.status == self.Status.RESOLVED
 
 
-class Update(models.Model):
+class Update(AppendOnlyModel):
     """A stakeholder update on an incident: internal (responders and managers) or public (the
     status page, its JSON and its subscribers). Append-only: a correction is a new update that
     names the one it corrects; on PostgreSQL a trigger refuses UPDATE and DELETE as well."""
@@ -143,9 +145,7 @@ class Update(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections")
 
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
+    class Meta(AppendOnlyModel.Meta):
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["incident", "-created_at"]), models.Index(fields=["audience", "-created_at"])]
 
@@ -153,29 +153,26 @@ class Update(models.Model):
         return f"{self.get_audience_display()} update on {self.incident.reference}: {self.get_status_display()}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        # The base refuses too; this says what to do instead.
         if not self._state.adding:
             raise PermissionError("Updates are never edited; post a correction instead.")
         super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError("Updates are append-only.")
 
     @property
     def is_public(self) -> bool:
         return self.audience == self.Audience.PUBLIC
 
 
-class UpdateComponent(models.Model):
-    """A component an update names, with the state it was in and the state announced."""
+class UpdateComponent(AppendOnlyModel):
+    """A component an update names, with the state it was in and the state announced (append-only,
+    like its update)."""
 
     update = models.ForeignKey(Update, on_delete=models.PROTECT, related_name="affected")
     component = models.ForeignKey(Component, on_delete=models.PROTECT, related_name="+")
     old_state = models.CharField(max_length=25, choices=ComponentState.choices)
     new_state = models.CharField(max_length=25, choices=ComponentState.choices)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
+    class Meta(AppendOnlyModel.Meta):
         ordering = ["component__position", "component__name"]
         constraints = [models.UniqueConstraint(fields=["update", "component"], name="comms_update_component_once")]
 
@@ -209,6 +206,20 @@ class MaintenanceWindow(models.Model):
         IN_PROGRESS = "in_progress", "In progress"
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
+
+    # What people may do to a window (the clock moves it from scheduled to in progress to
+    # completed by itself): call it off before it ends, or finish it early while it runs. `status`
+    # is computed from the times, so the services and `can_become` read it there.
+    TRANSITIONS = Transitions(
+        {
+            Status.SCHEDULED: {Status.CANCELLED},
+            Status.IN_PROGRESS: {Status.CANCELLED, Status.COMPLETED},
+            Status.COMPLETED: set(),
+            Status.CANCELLED: set(),
+        },
+        field="status",
+        labels=dict(Status.choices),
+    )
 
     code = models.CharField(max_length=12, unique=True, default=new_code, editable=False)
     title = models.CharField(max_length=200)
@@ -313,6 +324,21 @@ class Delivery(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Not sent: unsubscribed"
+
+    # A batch claims pending rows (sending); each ends sent, failed for good, cancelled (the
+    # subscriber left meanwhile) or pending again for a retry, as does a row a dead worker left
+    # sending. An admin may give failed rows another round.
+    TRANSITIONS = Transitions(
+        {
+            Status.PENDING: {Status.SENDING},
+            Status.SENDING: {Status.SENT, Status.FAILED, Status.CANCELLED, Status.PENDING},
+            Status.FAILED: {Status.PENDING},
+            Status.SENT: set(),
+            Status.CANCELLED: set(),
+        },
+        field="status",
+        labels=dict(Status.choices),
+    )
 
     notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="deliveries")
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")

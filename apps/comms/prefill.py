@@ -3,10 +3,10 @@ to edit before posting.
 
 Public drafts use only what is fit for customers: the scenario in plain words, the impact the
 responders wrote for users, the public components, and the runbook steps the timeline records as
-done (standard step titles). Internal drafts add the timeline's notes and status changes, the
-roles and the free-text affected components. The coordinator reviews every word before posting:
-the form's preview shows exactly what will be published, and a public update naming a host or a
-responder is refused.
+done (standard step titles, from its "step done" events). Internal drafts add the timeline's last
+events in their usual words, the roles and the free-text affected components. The coordinator
+reviews every word before posting: the form's preview shows exactly what will be published, and a
+public update naming a host or a responder is refused.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
-from apps.comms.cadence import cadences
+from apps.comms.forms import UpdateForm, component_field_name
 from apps.comms.models import Component, ComponentState, PublicIncident, Update
-from apps.comms.updates import incident_component_states
-from apps.incidents.models import Incident, Severity, TimelineEntry
+from apps.comms.selectors import cadences, incident_component_states
+from apps.incidents.events import render, with_related
+from apps.incidents.models import EventKind, Incident, Severity, TimelineEvent
 from apps.runbooks.models import Scenario
 
 Status = Update.Status
@@ -44,7 +46,15 @@ STATE_OF_SEVERITY = {
     Severity.SEV4: State.DEGRADED_PERFORMANCE,
 }
 
-DONE_PREFIX = "Done: "
+# What an incident's own status suggests announcing.
+ANNOUNCED_STATUS = {
+    Incident.Status.INVESTIGATING: Status.INVESTIGATING,
+    Incident.Status.IDENTIFIED: Status.IDENTIFIED,
+    Incident.Status.MITIGATING: Status.IDENTIFIED,
+    Incident.Status.MONITORING: Status.MONITORING,
+    Incident.Status.RESOLVED: Status.RESOLVED,
+    Incident.Status.CLOSED: Status.RESOLVED,
+}
 
 
 @dataclass(frozen=True)
@@ -81,13 +91,12 @@ def _states(incident: Incident, status: str, components: list[Component]) -> dic
 
 def _done_steps(incident: Incident) -> list[str]:
     """The runbook steps the timeline records as done, oldest first."""
-    summaries = (
-        TimelineEntry.objects.filter(incident=incident, kind=TimelineEntry.Kind.CHECKLIST)
-        .order_by("created_at", "pk")
-        .values_list("summary", flat=True)
+    done = (
+        TimelineEvent.objects.filter(incident=incident, kind=EventKind.STEP_DONE)
+        .order_by("at", "pk")
+        .values_list("data", flat=True)
     )
-    steps = [summary.removeprefix(DONE_PREFIX) for summary in summaries if summary.startswith(DONE_PREFIX)]
-    return list(dict.fromkeys(steps))
+    return list(dict.fromkeys(str(data["title"]) for data in done if data.get("title")))
 
 
 def _next_update_minutes(incident: Incident) -> int:
@@ -145,14 +154,33 @@ def _internal_body(incident: Incident, status: str, states: dict[int, str], comp
         lines.append(f"- Status page components: {', '.join(named)}")
     if incident.impact.strip():
         lines += ["", f"**Impact:** {incident.impact.strip()}"]
-    entries = list(
-        TimelineEntry.objects.filter(incident=incident)
-        .exclude(kind=TimelineEntry.Kind.DECLARED)
-        .order_by("-created_at", "-pk")[:10]
+    events = list(
+        with_related(TimelineEvent.objects.filter(incident=incident).exclude(kind=EventKind.DECLARED)).order_by(
+            "-at", "-pk"
+        )[:10]
     )
-    if entries:
+    if events:
         lines += ["", "**Done so far (timeline):**"]
-        lines += [f"- {timezone.localtime(e.created_at):%H:%M} {e.summary}" for e in reversed(entries)]
+        lines += [f"- {timezone.localtime(e.at):%H:%M} {render(e)}" for e in reversed(events)]
     if status != Status.RESOLVED:
         lines += ["", f"Next update by {now + timedelta(minutes=minutes):%H:%M %Z}."]
     return "\n".join(lines)
+
+
+def compose_form(
+    incident: Incident, *, status: str | None = None, audience: str | None = None, data: Any = None
+) -> UpdateForm:
+    """The update form: bound to what was posted, or filled from the template for this status
+    and audience (by default, what the incident's own status suggests, internal)."""
+    components = list(Component.objects.all())
+    earlier = list(Update.objects.filter(incident=incident).order_by("-created_at", "-pk")[:30])
+    if data is not None:
+        return UpdateForm(data, incident=incident, components=components, earlier=earlier)
+    status = status if status in Status.values else ANNOUNCED_STATUS[Incident.Status(incident.status)]
+    audience = audience if audience in Audience.values else Audience.INTERNAL
+    filled = prefill(incident, status=status, audience=audience, components=components)
+    initial: dict[str, Any] = {"audience": audience, "status": status, "title": filled.title, "body": filled.body}
+    for component in components:
+        if component.pk in filled.component_states:
+            initial[component_field_name(component)] = filled.component_states[component.pk]
+    return UpdateForm(initial=initial, incident=incident, components=components, earlier=earlier)

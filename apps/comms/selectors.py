@@ -1,20 +1,29 @@
-"""Reads for the signed-in communication pages: the incident panel, the managers' overview and the
-maintenance list. Each has a fixed number of queries, whatever the number of rows."""
+"""Reads for the signed-in communication pages: the update cadence, an incident's updates, the
+managers' overview and the maintenance list. Each has a fixed number of queries, whatever the
+number of rows. (What the public sees is read by `apps.comms.snapshot`.)
+
+The update cadence: each severity has a time within which the next stakeholder update is due
+(`COMMS_CADENCE_MINUTES`). Any update, internal or public, starts the clock again; before the
+first one, the clock starts at the declaration. An incident is under the cadence while it is
+active, and also while its public face is still unresolved (resolved inside but not yet told
+outside). When it is overdue the board says so, and the periodic check reminds its coordinator
+(`apps.comms.services.cadence`).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.conf import settings
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from apps.comms import access
-from apps.comms.cadence import Cadence, cadences, under_cadence
-from apps.comms.forms import UpdateForm, component_field_name
 from apps.comms.models import (
-    Component,
+    ComponentOutage,
     Delivery,
     MaintenanceWindow,
     Notice,
@@ -23,18 +32,76 @@ from apps.comms.models import (
     Update,
     UpdateComponent,
 )
-from apps.comms.prefill import prefill
-from apps.incidents.models import Incident
+from apps.incidents.models import Incident, Severity
 
-# What an incident's own status suggests announcing.
-ANNOUNCED_STATUS = {
-    Incident.Status.INVESTIGATING: Update.Status.INVESTIGATING,
-    Incident.Status.IDENTIFIED: Update.Status.IDENTIFIED,
-    Incident.Status.MITIGATING: Update.Status.IDENTIFIED,
-    Incident.Status.MONITORING: Update.Status.MONITORING,
-    Incident.Status.RESOLVED: Update.Status.RESOLVED,
-    Incident.Status.CLOSED: Update.Status.RESOLVED,
-}
+
+def cadence_minutes(severity: str) -> int:
+    return int(settings.COMMS_CADENCE_MINUTES[severity])
+
+
+@dataclass(frozen=True)
+class Cadence:
+    incident_id: int
+    severity: str
+    minutes: int
+    last_update_at: datetime | None
+    due_at: datetime
+
+    def overdue(self, now: datetime | None = None) -> bool:
+        return (now or timezone.now()) >= self.due_at
+
+    @property
+    def reason(self) -> str:
+        return f"Communications overdue ({Severity(self.severity).label}: an update every {self.minutes} min)"
+
+
+def cadences(incidents: Sequence[Incident]) -> dict[int, Cadence]:
+    """When each incident's next update is due, in one query for all of them."""
+    if not incidents:
+        return {}
+    last = dict(
+        Update.objects.filter(incident_id__in=[i.pk for i in incidents])
+        .order_by()
+        .values("incident_id")
+        .annotate(last=Max("created_at"))
+        .values_list("incident_id", "last")
+    )
+    result = {}
+    for incident in incidents:
+        minutes = cadence_minutes(incident.severity)
+        last_at = last.get(incident.pk)
+        start = max(last_at, incident.declared_at) if last_at else incident.declared_at
+        result[incident.pk] = Cadence(
+            incident_id=incident.pk,
+            severity=incident.severity,
+            minutes=minutes,
+            last_update_at=last_at,
+            due_at=start + timedelta(minutes=minutes),
+        )
+    return result
+
+
+def under_cadence() -> QuerySet[Incident]:
+    """Active incidents, and those whose public face still says they are not resolved."""
+    unresolved_publicly = Q(public_incident__isnull=False) & ~Q(public_incident__status=PublicIncident.Status.RESOLVED)
+    return Incident.objects.filter(Q(status__in=Incident.ACTIVE_STATUSES) | unresolved_publicly).select_related(
+        "coordinator", "commander"
+    )
+
+
+def attention(incidents: Sequence[Incident]) -> dict[int, list[str]]:
+    """The board's attention provider: one query for all the board's incidents."""
+    now = timezone.now()
+    return {pk: [cadence.reason] for pk, cadence in cadences(incidents).items() if cadence.overdue(now)}
+
+
+def incident_component_states(incident: Incident) -> dict[int, str]:
+    """The state each component is in because of this incident (as last published)."""
+    return dict(
+        ComponentOutage.objects.filter(public_incident__incident=incident, ended_at__isnull=True).values_list(
+            "component_id", "state"
+        )
+    )
 
 
 @dataclass
@@ -70,41 +137,6 @@ def incident_updates(incident: Incident) -> list[Update]:
     for update in updates:
         update.mail = counts.get(update.pk)
     return updates
-
-
-def compose_form(
-    incident: Incident, *, status: str | None = None, audience: str | None = None, data: Any = None
-) -> UpdateForm:
-    """The update form: bound to what was posted, or filled from the template for this status
-    and audience (by default, what the incident's own status suggests, internal)."""
-    components = list(Component.objects.all())
-    earlier = list(Update.objects.filter(incident=incident).order_by("-created_at", "-pk")[:30])
-    if data is not None:
-        return UpdateForm(data, incident=incident, components=components, earlier=earlier)
-    status = status if status in Update.Status.values else ANNOUNCED_STATUS[Incident.Status(incident.status)]
-    audience = audience if audience in Update.Audience.values else Update.Audience.INTERNAL
-    filled = prefill(incident, status=status, audience=audience, components=components)
-    initial: dict[str, Any] = {"audience": audience, "status": status, "title": filled.title, "body": filled.body}
-    for component in components:
-        if component.pk in filled.component_states:
-            initial[component_field_name(component)] = filled.component_states[component.pk]
-    return UpdateForm(initial=initial, incident=incident, components=components, earlier=earlier)
-
-
-def panel_context(incident: Incident, user: Any) -> dict[str, Any]:
-    """The incident page's communications panel."""
-    can_post = access.can_post_updates(user, incident)
-    cadence = cadences([incident])[incident.pk]
-    return {
-        "incident": incident,
-        "updates": incident_updates(incident),
-        "cadence": cadence,
-        "overdue": incident.is_active and cadence.overdue(),
-        "can_post": can_post,
-        "form": compose_form(incident) if can_post else None,
-        "public_incident": PublicIncident.objects.filter(incident=incident).first(),
-        "statuses": Update.Status.choices,
-    }
 
 
 @dataclass

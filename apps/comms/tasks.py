@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.comms import cadence, mailing, subscriptions
+from apps.comms.services import cadence, mailing, subscriptions
 
 
-@shared_task(name="comms.tick", ignore_result=True)
-def tick() -> None:
+@shared_task(name="comms.sweep_communications", ignore_result=True)
+def sweep_communications() -> None:
     """Every COMMS_TICK_SECONDS: cadence reminders, lost or due mail, unconfirmed addresses."""
     cadence.cadence_check()
     mailing.deliveries_sweep()

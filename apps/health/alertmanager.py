@@ -1,5 +1,6 @@
-"""Prometheus Alertmanager webhooks (payload version 4): a firing group opens or updates an
-incident, deduplicated by its group key; a resolved group adds a timeline entry.
+"""Prometheus Alertmanager webhooks (payload version 4): reading and checking a payload, and what
+its labels mean here. Applying it (a firing group opens or updates an incident, deduplicated by its
+group key; a resolved group adds a timeline event) is `apps.health.services.alert_receive`.
 
 Scenario and severity come from the alerts' labels: `scenario` (one of the procedures'
 scenarios) or the alertname mapped by ALERTMANAGER_SCENARIOS, and `severity` mapped by
@@ -12,12 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from apps.health.models import AlertGroup
-from apps.incidents.models import Incident, Severity, TimelineEntry
-from apps.incidents.services import incident_declare, timeline_record
+from apps.incidents.models import Severity
 from apps.runbooks.models import Scenario
 
 MAX_ALERTS = 1000
@@ -80,57 +77,15 @@ def severity_for(labels: dict[str, str]) -> str:
     return mapped if mapped in Severity.values else Severity.SEV2
 
 
-def _title(payload: AlertPayload) -> str:
+def title_for(payload: AlertPayload) -> str:
     name = payload.labels.get("alertname", "Alert")
     summary = payload.annotations.get("summary") or payload.annotations.get("description") or ""
     return f"{name}: {summary}"[:200] if summary else name[:200]
 
 
-def alert_receive(payload: AlertPayload) -> tuple[Incident, bool]:
-    """Apply one webhook; returns the incident and whether it was opened now."""
-    try:
-        return _receive(payload)
-    except IntegrityError:
-        # Another webhook of the same new group (e.g. from a second Alertmanager replica) opened
-        # its incident at the same moment; this one was rolled back whole and now updates that one.
-        return _receive(payload)
+# The labels an alert group's events keep: what it is, and what decided its scenario and severity.
+KEPT_LABELS = ("alertname", "severity", "scenario", "instance", "job")
 
 
-def _receive(payload: AlertPayload) -> tuple[Incident, bool]:
-    count = len(payload.alerts)
-    with transaction.atomic():
-        group = AlertGroup.objects.select_for_update().filter(group_key=payload.group_key).first()
-        incident = Incident.objects.get(pk=group.incident_id) if group else None
-        if payload.status == "firing" and (incident is None or not incident.is_active):
-            incident = incident_declare(
-                declared_by=None,
-                declared_via="Alertmanager",
-                title=_title(payload),
-                scenario=scenario_for(payload.labels),
-                severity=severity_for(payload.labels),
-                affected_components=", ".join(
-                    sorted({a.get("labels", {}).get("instance", "") for a in payload.alerts} - {""})
-                )[:2000],
-                impact=payload.annotations.get("description", "")[:4000],
-            )
-            if group is None:
-                # Plain insert: a concurrent first webhook of this group makes it fail, not overwrite.
-                AlertGroup.objects.create(group_key=payload.group_key, incident=incident, status="firing")
-            else:
-                group.incident, group.status, group.last_payload_at = incident, "firing", timezone.now()
-                group.save(update_fields=["incident", "status", "last_payload_at"])
-            return incident, True
-        if incident is None:
-            raise PayloadError("A resolved alert group that never fired here; nothing to update.")
-        assert group is not None
-        if group.status != payload.status:
-            summary = (
-                f"Alertmanager: {_title(payload)} is firing again ({count} alert{'s' if count != 1 else ''})"
-                if payload.status == "firing"
-                else f"Alertmanager: {_title(payload)} resolved"
-            )
-            timeline_record(incident_id=incident.pk, kind=TimelineEntry.Kind.SIGNAL, summary=summary)
-        group.status = payload.status
-        group.last_payload_at = timezone.now()
-        group.save(update_fields=["status", "last_payload_at"])
-        return incident, False
+def kept_labels(payload: AlertPayload) -> dict[str, str]:
+    return {name: payload.labels[name][:200] for name in KEPT_LABELS if name in payload.labels}

@@ -5,6 +5,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from apps.core.transitions import Transitions
+
 host_name_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{0,62}$",
     "A host name is lower-case letters, digits and hyphens (it names the worker's queue host.<name>).",
@@ -55,7 +57,7 @@ class Host(models.Model):
         problems = validate_overrides(self.thresholds)
         if problems:
             errors["thresholds"] = problems
-        from apps.health.probes.services import SERVICE_NAME
+        from apps.health.probes.service_units import SERVICE_NAME
 
         for service in self.service_names:
             if not SERVICE_NAME.match(service):
@@ -160,6 +162,19 @@ class SecuritySnapshot(models.Model):
         TAKING = "taking", "Being taken"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+
+    # The host's worker claims a requested snapshot once, then stores what it saw or why it could
+    # not; a new look is a new snapshot.
+    TRANSITIONS = Transitions(
+        {
+            Status.REQUESTED: {Status.TAKING},
+            Status.TAKING: {Status.DONE, Status.FAILED},
+            Status.DONE: set(),
+            Status.FAILED: set(),
+        },
+        field="status",
+        labels=dict(Status.choices),
+    )
 
     host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="snapshots")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -1,19 +1,23 @@
 """State changes of health data: recording samples, folding and pruning history, on-demand
-snapshots, and attaching a signal to an incident."""
+snapshots, attaching a signal to an incident, and applying Alertmanager's webhooks."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, Max, Min
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.core.dispatch import enqueue
-from apps.health.models import STATE_RANK, Host, MinuteAggregate, Probe, Sample, SecuritySnapshot, State
+from apps.core.jobs import enqueue
+from apps.health import alertmanager
+from apps.health.models import STATE_RANK, AlertGroup, Host, MinuteAggregate, Sample, SecuritySnapshot, State
 from apps.health.probes import Reading
+from apps.incidents.events import event_record
+from apps.incidents.models import Component, EventKind, Incident, TimelineEvent
+from apps.incidents.services import incident_declare
 
 RAW_RETENTION = timedelta(hours=24)
 MINUTE_RETENTION = timedelta(days=30)
@@ -104,42 +108,107 @@ def history_prune(*, now: datetime | None = None) -> tuple[int, int]:
 
 def snapshot_request(*, host: Host, kind: str, user: User) -> SecuritySnapshot:
     """Ask the host's worker for an on-demand look (ports, logins, modified files)."""
-    from apps.health import tasks
-
     with transaction.atomic():
         snapshot = SecuritySnapshot.objects.create(host=host, kind=kind, requested_by=user)
-        enqueue(tasks.take_snapshot, snapshot.pk, queue=host.queue)
+        enqueue("health.take_snapshot", snapshot.pk, queue=host.queue)
     return snapshot
 
 
 def snapshot_claim(snapshot_id: int) -> SecuritySnapshot | None:
-    """The worker's claim: only a requested snapshot is taken, and only once."""
-    claimed = SecuritySnapshot.objects.filter(pk=snapshot_id, status=SecuritySnapshot.Status.REQUESTED).update(
-        status=SecuritySnapshot.Status.TAKING
-    )
+    """The worker's claim: only a requested snapshot is taken, and only once (a conditional update
+    from requested to taking)."""
+    requested, taking = SecuritySnapshot.Status.REQUESTED, SecuritySnapshot.Status.TAKING
+    SecuritySnapshot.TRANSITIONS.check(requested, taking)
+    claimed = SecuritySnapshot.objects.filter(pk=snapshot_id, status=requested).update(status=taking)
     if not claimed:
         return None
     return SecuritySnapshot.objects.select_related("host").get(pk=snapshot_id)
 
 
 def snapshot_store(*, snapshot: SecuritySnapshot, data: dict[str, object], error: str = "") -> SecuritySnapshot:
+    """What the worker saw (done), or why it could not look (failed)."""
+    target = SecuritySnapshot.Status.FAILED if error else SecuritySnapshot.Status.DONE
+    SecuritySnapshot.TRANSITIONS.check(snapshot.status, target)
     snapshot.data = data
     snapshot.error = error[:500]
-    snapshot.status = SecuritySnapshot.Status.FAILED if error else SecuritySnapshot.Status.DONE
+    snapshot.status = target
     snapshot.taken_at = timezone.now()
     snapshot.save(update_fields=["data", "error", "status", "taken_at"])
     return snapshot
 
 
-def signal_attach(*, incident_id: int, sample: Sample, user: User) -> None:
-    """Put a critical reading on an open incident's timeline."""
-    from apps.incidents.models import TimelineEntry
-    from apps.incidents.services import timeline_record
-
-    label = Probe(sample.probe).label
-    timeline_record(
+def signal_attach(*, incident_id: int, sample: Sample, user: User) -> TimelineEvent:
+    """Put a critical reading on an open incident's timeline. Raw samples are pruned after a day,
+    so the event keeps the reading's values, and references only its host."""
+    return event_record(
         incident_id=incident_id,
-        kind=TimelineEntry.Kind.SIGNAL,
-        summary=f"Signal attached: {label} critical on {sample.host.name} — {sample.summary or sample.error}",
-        author=user,
+        kind=EventKind.SIGNAL_ATTACHED,
+        actor=user,
+        host=sample.host_id,
+        data={
+            "probe": sample.probe,
+            "state": sample.state,
+            "value": sample.value,
+            "summary": sample.summary or sample.error,
+            "taken_at": sample.taken_at.isoformat(),
+        },
     )
+
+
+def alert_receive(payload: alertmanager.AlertPayload) -> tuple[Incident, bool]:
+    """Apply one Alertmanager webhook: a firing group opens an incident (declared by Alertmanager),
+    or is noted on the one it opened; a resolved group is noted there too, once. Returns the
+    incident and whether it was opened now."""
+    try:
+        return _receive(payload)
+    except IntegrityError:
+        # Another webhook of the same new group (e.g. from a second Alertmanager replica) opened
+        # its incident at the same moment; this one was rolled back whole and now updates that one.
+        return _receive(payload)
+
+
+def _receive(payload: alertmanager.AlertPayload) -> tuple[Incident, bool]:
+    count = len(payload.alerts)
+    with transaction.atomic():
+        group = AlertGroup.objects.select_for_update().filter(group_key=payload.group_key).first()
+        incident = Incident.objects.get(pk=group.incident_id) if group else None
+        if payload.status == "firing" and (incident is None or not incident.is_active):
+            incident = incident_declare(
+                declared_by=None,
+                declared_via="Alertmanager",
+                title=alertmanager.title_for(payload),
+                scenario=alertmanager.scenario_for(payload.labels),
+                severity=alertmanager.severity_for(payload.labels),
+                affected_components=", ".join(
+                    sorted({a.get("labels", {}).get("instance", "") for a in payload.alerts} - {""})
+                )[:2000],
+                impact=payload.annotations.get("description", "")[:4000],
+            )
+            if group is None:
+                # Plain insert: a concurrent first webhook of this group makes it fail, not overwrite.
+                AlertGroup.objects.create(group_key=payload.group_key, incident=incident, status="firing")
+            else:
+                group.incident, group.status, group.last_payload_at = incident, "firing", timezone.now()
+                group.save(update_fields=["incident", "status", "last_payload_at"])
+            return incident, True
+        if incident is None:
+            raise alertmanager.PayloadError("A resolved alert group that never fired here; nothing to update.")
+        assert group is not None
+        if group.status != payload.status:
+            firing = payload.status == "firing"
+            event_record(
+                incident_id=incident.pk,
+                kind=EventKind.SIGNAL_RECEIVED if firing else EventKind.ALERT_RESOLVED,
+                component=Component.WEBHOOK,
+                alert_group=group,
+                data={
+                    "title": alertmanager.title_for(payload),
+                    "status": payload.status,
+                    **({"alerts": count} if firing else {}),
+                    "labels": alertmanager.kept_labels(payload),
+                },
+            )
+        group.status = payload.status
+        group.last_payload_at = timezone.now()
+        group.save(update_fields=["status", "last_payload_at"])
+        return incident, False

@@ -9,7 +9,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from apps.core.dispatch import enqueue
+from apps.core.jobs import enqueue, serves_host
 from apps.health import live, services
 from apps.health.models import Host, SecuritySnapshot
 from apps.health.probes import sample_all
@@ -18,40 +18,33 @@ from apps.health.probes.security import TAKERS
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="health.fan_out", ignore_result=True)
-def fan_out() -> None:
+@shared_task(name="health.fan_out_samples", ignore_result=True)
+def fan_out_samples() -> None:
     """Ask every host to sample itself. A silent host turns unreachable on open pages by the age
     of its newest sample (judged in the page), so nothing needs re-rendering here."""
     for host in Host.objects.all():
-        if settings.REDIS_URL:
-            # A sample that waited longer than an interval is worthless: it expires in the queue.
-            sample_host.apply_async(args=(host.name,), queue=host.queue, expires=settings.HEALTH_SAMPLE_SECONDS)
-        else:
-            enqueue(sample_host, host.name)
-
-
-def _serves(host_name: str) -> bool:
-    # Only a host's own worker measures it; in embedded mode this process is every host.
-    return not settings.REDIS_URL or host_name == settings.INCIDENTCENTER_HOST
+        # A sample that waited longer than an interval is worthless: it expires in the queue.
+        enqueue("health.sample_host", host.pk, queue=host.queue, expires=settings.HEALTH_SAMPLE_SECONDS)
 
 
 @shared_task(name="health.sample_host", ignore_result=True, acks_late=False)
-def sample_host(host_name: str) -> None:
-    """Run every probe of this host and publish the readings."""
-    if not _serves(host_name):
-        logger.warning("a sample of %s reached the worker of %s; ignored", host_name, settings.INCIDENTCENTER_HOST)
+def sample_host(host_id: int) -> None:
+    """Run every probe of this host and publish the readings (only a host's own worker measures it)."""
+    host = Host.objects.filter(pk=host_id).first()
+    if host is None:
         return
-    host = Host.objects.filter(name=host_name).first()
-    if host is not None:
-        services.readings_record(host=host, readings=sample_all(host))
-        live.publish_host(host)
+    if not serves_host(host.name):
+        logger.warning("a sample of %s reached the worker of %s; ignored", host.name, settings.INCIDENTCENTER_HOST)
+        return
+    services.readings_record(host=host, readings=sample_all(host))
+    live.publish_host(host)
 
 
 @shared_task(name="health.take_snapshot", ignore_result=True)
 def take_snapshot(snapshot_id: int) -> None:
     """Take an on-demand security snapshot on this host (claimed once)."""
     snapshot = services.snapshot_claim(snapshot_id)
-    if snapshot is None or not _serves(snapshot.host.name):
+    if snapshot is None or not serves_host(snapshot.host.name):
         return
     try:
         data, error = TAKERS[SecuritySnapshot.Kind(snapshot.kind)](snapshot.host), ""
@@ -61,8 +54,8 @@ def take_snapshot(snapshot_id: int) -> None:
     live.publish_snapshot(snapshot)
 
 
-@shared_task(name="health.fold_and_prune", ignore_result=True)
-def fold_and_prune() -> None:
+@shared_task(name="health.compact_history", ignore_result=True)
+def compact_history() -> None:
     """Keep history bounded: minutes for 30 days, raw samples for 24 hours."""
     services.history_fold()
     services.history_prune()

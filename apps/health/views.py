@@ -111,7 +111,7 @@ def alertmanager_webhook(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": f"The body is larger than {MAX_WEBHOOK_BYTES} bytes."}, status=413)
     try:
         payload = alertmanager.parse(json.loads(request.body))
-        incident, opened = alertmanager.alert_receive(payload)
+        incident, opened = services.alert_receive(payload)
     except json.JSONDecodeError:
         return JsonResponse({"error": "The body is not valid JSON."}, status=400)
     except alertmanager.PayloadError as exc:

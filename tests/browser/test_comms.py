@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from apps.accounts.models import User
 from apps.comms import publiccache
-from apps.comms.components import components_load
+from apps.comms.services.components import components_load
 from apps.incidents.models import Severity
 from tests.browser.conftest import Browsers, wait_until_live
 from tests.factories import declare_incident

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.comms import publiccache
-from apps.comms.components import components_load
 from apps.comms.models import Component, ComponentState, Subscriber, Update
-from apps.comms.updates import Draft, update_post
+from apps.comms.services.components import components_load
+from apps.comms.services.updates import Draft, update_post
 from apps.incidents.models import Incident, Severity
 from apps.runbooks.models import Runbook, Scenario
 from tests.factories import declare_incident

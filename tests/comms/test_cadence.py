@@ -15,10 +15,12 @@ from django.test import Client
 from django.urls import reverse
 
 from apps.accounts.models import User
-from apps.comms import cadence, tasks
+from apps.comms import selectors, tasks
 from apps.comms.models import CadenceReminder, Component
+from apps.comms.services import cadence
 from apps.incidents import services
-from apps.incidents.models import Incident, Severity, TimelineEntry
+from apps.incidents.models import Component as Actor
+from apps.incidents.models import EventKind, Incident, Severity
 from tests.comms.conftest import post
 from tests.factories import declare_incident
 
@@ -54,10 +56,12 @@ def test_the_coordinator_is_reminded_once_per_overdue_period(
         assert message.to == [coordinator.email]
         assert message.subject == f"[{incident.reference}] Stakeholder update due"
         assert f"http://127.0.0.1:8000/incidents/{incident.pk}/updates/new/" in message.body
-        assert incident.timeline.filter(
-            kind=TimelineEntry.Kind.COMMUNICATION,
-            summary__startswith="Stakeholder update overdue (due 10:30 UTC); coordinator Cora Coordinator reminded",
-        ).exists()
+        overdue = incident.events.get(kind=EventKind.UPDATE_OVERDUE)
+        assert (overdue.actor, overdue.component) == (None, Actor.CADENCE)
+        assert overdue.data == {
+            "due_at": (NOW + timedelta(minutes=30)).isoformat(),
+            "reminded": {"id": coordinator.pk, "name": "Cora Coordinator", "role": "coordinator"},
+        }
 
         # The same overdue period is not reminded twice, however often the check runs.
         clock.move_to(NOW + timedelta(minutes=50))
@@ -84,7 +88,8 @@ def test_without_a_coordinator_the_commander_is_reminded(responder: User) -> Non
         tasks.send_reminder(reminder.pk)
     assert reminder.recipient == responder.email
     assert "This incident has no communication coordinator" in mail.outbox[0].body
-    assert incident.timeline.filter(summary__contains="no coordinator: commander Riley Responder reminded").exists()
+    overdue = incident.events.get(kind=EventKind.UPDATE_OVERDUE)
+    assert overdue.data["reminded"] == {"id": responder.pk, "name": "Riley Responder", "role": "commander"}
 
 
 def test_the_cadence_follows_the_severity_setting(responder: User, coordinator: User, settings: Any) -> None:
@@ -132,7 +137,7 @@ def test_the_attention_provider_asks_once_for_every_incident(
 ) -> None:
     incidents = [_declare(responder, coordinator) for _ in range(4)]
     with django_assert_num_queries(1):
-        cadence.attention(incidents)
+        selectors.attention(incidents)
 
 
 def test_resolved_inside_but_not_outside_is_still_under_the_cadence(
@@ -183,3 +188,18 @@ def test_the_overview_lists_each_incident_with_its_latest_update_and_age(
 def test_the_overview_needs_a_sign_in(client: Client) -> None:
     response = client.get(reverse("comms:overview"))
     assert response.status_code == 302
+
+
+def test_with_nobody_to_remind_the_timeline_says_so_and_no_mail_is_queued(
+    responder: User, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    with time_machine.travel(NOW, tick=False) as clock:
+        incident = _declare(responder, None)
+        Incident.objects.filter(pk=incident.pk).update(commander=None)
+        clock.move_to(NOW + timedelta(minutes=31))
+        with django_capture_on_commit_callbacks(execute=True):
+            [reminder] = cadence.cadence_check()
+    assert reminder.recipient == ""
+    assert mail.outbox == []
+    overdue = incident.events.get(kind=EventKind.UPDATE_OVERDUE)
+    assert overdue.data == {"due_at": (NOW + timedelta(minutes=30)).isoformat(), "reminded": None}

@@ -23,11 +23,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.comms import mailing, tasks
-from apps.comms.components import components_load
+from apps.comms import links, tasks
 from apps.comms.models import Component, Delivery, Notice
+from apps.comms.services import mailing
+from apps.comms.services.components import components_load
 from apps.incidents.models import Incident, Severity
 from tests.comms.conftest import compose_url, form_data, make_subscriber, post
+from tests.conftest import smtp_mailers
 from tests.factories import declare_incident
 
 DEADLINE_SECONDS = 30
@@ -74,13 +76,7 @@ def smtp(settings: Any) -> Iterator[SmtpServer]:
     server = SmtpServer(port=_free_port())
     controller = Controller(server, hostname="127.0.0.1", port=server.port)
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = server.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 5
+    settings.MAILERS = smtp_mailers(server.port, timeout=5)
     yield server
     controller.stop()
 
@@ -106,7 +102,7 @@ def test_a_public_update_is_mailed_to_each_subscriber_with_their_unsubscribe_lin
     [message] = smtp.to("s0@example.org")
     assert message["Subject"] == "[System status] Records cannot be saved: Investigating"
     subscriber = Delivery.objects.get(notice=notice, subscriber__email="s0@example.org").subscriber
-    unsubscribe = mailing.unsubscribe_url(subscriber)
+    unsubscribe = links.unsubscribe_url(subscriber)
     assert message["List-Unsubscribe"].strip() == f"<{unsubscribe}>"  # folded onto its own line, not encoded
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert isinstance(message, email.message.EmailMessage)
@@ -190,13 +186,7 @@ def test_a_temporary_failure_is_retried_then_shown(
 def test_an_unreachable_server_is_retried(
     comms: User, incident: Incident, components: dict[str, Component], settings: Any
 ) -> None:
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS, settings.EMAIL_TIMEOUT = (
-        "127.0.0.1",
-        _free_port(),
-        False,
-        2,
-    )
+    settings.MAILERS = smtp_mailers(_free_port(), timeout=2)
     make_subscriber("x@example.org")
     notice = Notice.objects.get(update=post(comms, incident, components))
     tasks.send_notice(notice.pk)
@@ -243,3 +233,30 @@ def test_posting_mails_subscribers_through_a_celery_worker(
     assert sorted(m["To"] for m in smtp.messages) == [f"w{n}@example.org" for n in range(5)]
     batches = set(Delivery.objects.values_list("claimed_at", flat=True))
     assert len(batches) == 3  # 2 + 2 + 1
+
+
+@pytest.mark.django_db
+def test_a_retry_gives_only_the_failed_deliveries_another_round(
+    smtp: SmtpServer, comms: User, incident: Incident, components: dict[str, Component]
+) -> None:
+    make_subscriber("good@example.org")
+    make_subscriber("gone@example.org")
+    smtp.refuse["gone@example.org"] = "550 5.1.1 No such mailbox"
+    notice = Notice.objects.get(update=post(comms, incident, components))
+    tasks.send_notice(notice.pk)
+    del smtp.refuse["gone@example.org"]
+
+    assert mailing.notice_retry_failed(notice.pk) == 1
+    tasks.send_notice(notice.pk)
+
+    assert _statuses(notice) == {"good@example.org": "sent", "gone@example.org": "sent"}
+    assert len(smtp.to("good@example.org")) == 1  # a sent delivery is final: never mailed twice
+    assert mailing.notice_retry_failed(notice.pk) == 0
+
+
+def test_the_delivery_table_ends_in_sent_or_cancelled_and_only_failed_rows_go_back() -> None:
+    table, Status = Delivery.TRANSITIONS, Delivery.Status
+    assert table.is_final(Status.SENT)
+    assert table.is_final(Status.CANCELLED)
+    assert table.allowed(Status.FAILED) == {Status.PENDING}
+    assert table.allowed(Status.PENDING) == {Status.SENDING}

@@ -116,3 +116,35 @@ def test_a_window_finished_early_gives_the_components_back(
         assert "All Systems Operational" in page
         window.refresh_from_db()
         assert window.ends_at == datetime(2026, 5, 7, 2, 30, tzinfo=UTC)
+
+
+def _buttons(client: Client) -> tuple[bool, bool]:
+    page = client.get(URL).content.decode()
+    return "Finished early</button>" in page, ">Cancel</button>" in page
+
+
+def test_the_window_buttons_follow_its_transitions(comms_client: Client, components: dict[str, Component]) -> None:
+    with time_machine.travel(NOW, tick=False) as clock:
+        comms_client.post(URL, _form(components))
+        window = MaintenanceWindow.objects.get()
+        assert window.status == MaintenanceWindow.Status.SCHEDULED
+        assert _buttons(comms_client) == (False, True)  # it can be called off, not finished
+        clock.move_to(datetime(2026, 5, 7, 2, 30, tzinfo=UTC))
+        assert _buttons(comms_client) == (True, True)
+        early = comms_client.post(reverse("comms:maintenance_finish", args=[window.pk]), follow=True)
+        assert "is finished" in early.content.decode()
+        assert _buttons(comms_client) == (False, False)
+        again = comms_client.post(reverse("comms:maintenance_finish", args=[window.pk]), follow=True)
+        assert "Only a window in progress can be finished early." in again.content.decode()
+        late = comms_client.post(reverse("comms:maintenance_cancel", args=[window.pk]), follow=True)
+        assert "That window is over; it stays in the history." in late.content.decode()
+
+
+def test_a_scheduled_window_cannot_be_finished_early(comms_client: Client, components: dict[str, Component]) -> None:
+    with time_machine.travel(NOW, tick=False):
+        comms_client.post(URL, _form(components))
+        window = MaintenanceWindow.objects.get()
+        response = comms_client.post(reverse("comms:maintenance_finish", args=[window.pk]), follow=True)
+    assert "Only a window in progress can be finished early." in response.content.decode()
+    window.refresh_from_db()
+    assert window.ends_at == datetime(2026, 5, 7, 3, 0, tzinfo=UTC)

@@ -14,13 +14,13 @@ from django.test import Client
 from django.urls import reverse
 
 from apps.accounts.models import User
-from apps.comms import mailing, tasks
-from apps.comms.maintenance import maintenance_announce
+from apps.comms import links, tasks
 from apps.comms.models import Component, ComponentState, Notice, PublicIncident
-from apps.comms.subscriptions import confirm_token
+from apps.comms.services.maintenance import maintenance_announce
 from apps.comms.urls import PUBLIC_URL_NAMES
 from apps.health.models import Host
 from apps.incidents import services
+from apps.incidents.events import with_related
 from tests.comms.conftest import compose_url, form_data, make_subscriber
 from tests.factories import declare_incident
 
@@ -81,7 +81,7 @@ def secrets_everywhere(
             ends_at=incident.declared_at.replace(year=incident.declared_at.year + 1, hour=23, minute=59),
             components=[components["Database"]],
         )
-    timeline = [entry.summary for entry in incident.timeline.all()]
+    timeline = [event.text for event in with_related(incident.events.all())]
     people = [u.display_name for u in (responder, second_responder, coordinator, comms)]
     people += [u.username for u in (responder, second_responder, coordinator, comms)]
     people += [u.email for u in (responder, second_responder, coordinator, comms)]
@@ -111,8 +111,8 @@ def test_no_public_response_tells_anything_internal(secrets_everywhere: list[str
     start = [reverse(f"comms:{name}") for name in PUBLIC_URL_NAMES]
     start += [
         reverse("comms:public_incident", args=[public.code]),
-        reverse("comms:confirm", args=[confirm_token(subscriber)]),
-        reverse("comms:unsubscribe", args=[mailing.unsubscribe_token(subscriber)]),
+        reverse("comms:confirm", args=[links.confirm_token(subscriber)]),
+        reverse("comms:unsubscribe", args=[links.unsubscribe_token(subscriber)]),
         reverse("comms:confirm", args=["forged-token"]),
     ]
     client = Client()

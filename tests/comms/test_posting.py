@@ -16,9 +16,10 @@ from apps.comms.models import (
     Notice,
     PublicIncident,
     Update,
+    UpdateComponent,
 )
 from apps.health.models import Host
-from apps.incidents.models import Incident, TimelineEntry
+from apps.incidents.models import EventKind, Incident, TimelineEvent
 from tests.comms.conftest import HTMX, compose_url, form_data, make_subscriber, post
 
 State = ComponentState
@@ -98,9 +99,14 @@ def test_a_public_update_publishes_the_incident_and_its_components(
     notice = Notice.objects.get(update=update)
     recipients = set(Delivery.objects.filter(notice=notice).values_list("subscriber__email", flat=True))
     assert recipients == {"all@example.org", "db@example.org"}
-    entry = incident.timeline.filter(kind=TimelineEntry.Kind.COMMUNICATION).get()
-    assert entry.summary == "Public update posted: Investigating — “Slow or failing requests”"
-    assert entry.author == comms
+    event = incident.events.get(kind=EventKind.UPDATE_POSTED)
+    assert (event.update, event.actor) == (update, comms)
+    assert event.data == {
+        "audience": "public",
+        "status": "investigating",
+        "title": "Slow or failing requests",
+        "correction": False,
+    }
 
 
 def test_later_updates_move_components_and_resolved_returns_them(
@@ -130,7 +136,8 @@ def test_an_internal_update_changes_nothing_public(
     assert not PublicIncident.objects.exists()
     assert not ComponentOutage.objects.exists()
     assert not Notice.objects.exists()
-    assert incident.timeline.filter(summary="Internal update posted: Investigating").exists()
+    event = incident.events.get(kind=EventKind.UPDATE_POSTED)
+    assert event.data == {"audience": "internal", "status": "investigating", "correction": False}
 
 
 def test_responders_and_managers_read_internal_updates_on_the_incident_page(
@@ -218,7 +225,9 @@ def test_a_correction_is_a_new_update_pointing_at_the_old_one(
     status_page = Client().get(reverse("comms:status")).content.decode()
     assert "No data was lost." in status_page
     assert "corrects the update of" in status_page
-    assert correction.incident.timeline.filter(summary__endswith="(a correction)").exists()
+    assert TimelineEvent.objects.filter(
+        incident=incident, kind=EventKind.UPDATE_POSTED, update=correction, data__correction=True
+    ).exists()
 
 
 def test_updates_are_append_only(comms: User, incident: Incident) -> None:
@@ -231,8 +240,29 @@ def test_updates_are_append_only(comms: User, incident: Incident) -> None:
     with pytest.raises(PermissionError):
         Update.objects.filter(pk=update.pk).update(body="rewritten")
     if connection.vendor == "postgresql":
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        refused = "Cannot update or delete rows from comms_update table"
+        with pytest.raises(DatabaseError, match=refused), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("UPDATE comms_update SET body = 'rewritten' WHERE id = %s", [update.pk])
+        with pytest.raises(DatabaseError, match=refused), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM comms_update WHERE id = %s", [update.pk])
+
+
+def test_the_components_an_update_named_are_append_only(
+    comms: User, incident: Incident, components: dict[str, Component]
+) -> None:
+    update = post(comms, incident, components, states={"Database": State.MAJOR_OUTAGE})
+    named = update.affected.get()
+    named.new_state = State.OPERATIONAL
+    with pytest.raises(PermissionError):
+        named.save()
+    with pytest.raises(PermissionError):
+        named.delete()
+    with pytest.raises(PermissionError):
+        UpdateComponent.objects.filter(pk=named.pk).update(new_state=State.OPERATIONAL)
+    if connection.vendor == "postgresql":
+        refused = "Cannot update or delete rows from comms_updatecomponent table"
+        with pytest.raises(DatabaseError, match=refused), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE comms_updatecomponent SET new_state = 'operational' WHERE id = %s", [named.pk])
 
 
 def test_htmx_post_answers_a_fresh_composer_and_the_new_list(

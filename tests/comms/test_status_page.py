@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 
 from apps.accounts.models import User
-from apps.comms.maintenance import maintenance_announce
 from apps.comms.models import Component, ComponentState, PublicIncident
+from apps.comms.services.maintenance import maintenance_announce
 from apps.incidents.models import Incident
 from tests.comms.conftest import post
 

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.comms.maintenance import maintenance_announce
 from apps.comms.models import Component, ComponentState
+from apps.comms.services.maintenance import maintenance_announce
 from apps.incidents.models import Incident
 from tests.comms.conftest import post
 

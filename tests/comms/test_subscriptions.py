@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.comms import mailing, tasks
+from apps.comms import links, tasks
 from apps.comms.models import Component, Subscriber
 from tests.comms.conftest import make_subscriber
 
@@ -168,7 +168,7 @@ def test_behind_a_proxy_the_limit_follows_the_forwarded_address(
 
 def test_one_click_unsubscribe_from_the_mail_header(components: dict[str, Component]) -> None:
     subscriber = make_subscriber("eve@example.org")
-    token = mailing.unsubscribe_token(subscriber)
+    token = links.unsubscribe_token(subscriber)
     url = reverse("comms:unsubscribe", args=[token])
     client = Client(enforce_csrf_checks=True)  # mail programs send no CSRF token (RFC 8058)
     assert "Unsubscribe" in client.get(url).content.decode()
@@ -193,7 +193,7 @@ def test_confirming_needs_the_csrf_token_of_the_page(components: dict[str, Compo
 
 
 def test_unconfirmed_addresses_are_forgotten(components: dict[str, Component]) -> None:
-    from apps.comms.subscriptions import subscriptions_prune
+    from apps.comms.services.subscriptions import subscriptions_prune
 
     _subscribe(Client(), "gil@example.org")
     make_subscriber("kept@example.org")

@@ -18,7 +18,7 @@ from django.urls import reverse
 from apps.accounts.models import User
 from apps.health.models import AlertGroup
 from apps.incidents import services as incident_services
-from apps.incidents.models import ChecklistItem, Incident, NotificationEntry, TimelineEntry
+from apps.incidents.models import ChecklistItem, Component, EventKind, Incident, NotificationEntry, TimelineEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +78,7 @@ def everything() -> dict[str, list[tuple[Any, ...]]]:
     """Every row a webhook could write, to compare before and after."""
     return {
         model.__name__: list(model.objects.order_by("pk").values_list())
-        for model in (Incident, TimelineEntry, ChecklistItem, NotificationEntry, AlertGroup)
+        for model in (Incident, TimelineEvent, ChecklistItem, NotificationEntry, AlertGroup)
     }
 
 
@@ -88,10 +88,21 @@ def _webhook_enabled(settings: Any) -> None:
     settings.ALERTMANAGER_SCENARIOS = {"WebsiteDown": "system_outage", "PostgresDown": "database_failure"}
 
 
-def _signals(incident: Incident) -> list[str]:
-    return list(
-        incident.timeline.filter(kind=TimelineEntry.Kind.SIGNAL).order_by("pk").values_list("summary", flat=True)
-    )
+TITLE = "PostgresDown: PostgreSQL is down"
+LABELS = {
+    "alertname": "PostgresDown",
+    "severity": "critical",
+    "scenario": "database_failure",
+    "job": "postgres-exporter",
+}
+
+
+def _signals(incident: Incident) -> list[tuple[str, dict[str, Any]]]:
+    """The alert group's events on the incident, oldest first: each is the webhook's, on its group."""
+    events = list(incident.events.filter(kind__in=[EventKind.SIGNAL_RECEIVED, EventKind.ALERT_RESOLVED]).order_by("pk"))
+    group = AlertGroup.objects.get(incident=incident)
+    assert all((e.actor, e.component, e.alert_group) == (None, Component.WEBHOOK, group) for e in events)
+    return [(e.kind, e.data) for e in events]
 
 
 # --- firing -----------------------------------------------------------------------------------
@@ -110,9 +121,10 @@ def test_a_firing_alert_opens_an_incident_declared_by_alertmanager() -> None:
     assert (incident.declared_by, incident.declared_via, incident.commander) == (None, "Alertmanager", None)
     assert incident.affected_components == "db-1:9187, db-2:9187"
     assert "pg_up has been 0" in incident.impact
-    declared = incident.timeline.get(kind=TimelineEntry.Kind.DECLARED)
-    assert declared.summary == "Declared SEV1 Database Failure: PostgresDown: PostgreSQL is down (by Alertmanager)"
-    assert declared.author is None
+    declared = incident.events.get(kind=EventKind.DECLARED)
+    assert declared.data == {"severity": "sev1", "scenario": "database_failure", "title": TITLE, "via": "Alertmanager"}
+    assert (declared.actor, declared.component) == (None, Component.WEBHOOK)
+    assert declared.text == "Declared SEV1 Database Failure: PostgresDown: PostgreSQL is down (by Alertmanager)"
     assert AlertGroup.objects.get().incident == incident
 
 
@@ -148,13 +160,13 @@ def test_the_same_group_firing_again_opens_nothing_new() -> None:
     assert again.json() == {"incident": first.json()["incident"], "opened": False}
     after = everything()
     assert after["Incident"] == before["Incident"]
-    assert after["TimelineEntry"] == before["TimelineEntry"]
+    assert after["TimelineEvent"] == before["TimelineEvent"]
 
 
 # --- resolved, and firing again -----------------------------------------------------------------
 
 
-def test_a_resolved_group_adds_a_timeline_entry_and_leaves_the_incident_to_people() -> None:
+def test_a_resolved_group_adds_a_timeline_event_and_leaves_the_incident_to_people() -> None:
     post(payload())
     incident = Incident.objects.get()
 
@@ -162,7 +174,12 @@ def test_a_resolved_group_adds_a_timeline_entry_and_leaves_the_incident_to_peopl
 
     assert response.status_code == 200
     assert response.json() == {"incident": incident.reference, "opened": False}
-    assert _signals(incident) == ["Alertmanager: PostgresDown: PostgreSQL is down resolved"]
+    assert _signals(incident) == [
+        (
+            EventKind.ALERT_RESOLVED,
+            {"title": TITLE, "status": "resolved", "labels": {**LABELS, "instance": "db-1:9187"}},
+        )
+    ]
     incident.refresh_from_db()
     assert incident.status == Incident.Status.INVESTIGATING
     assert AlertGroup.objects.get().status == "resolved"
@@ -181,8 +198,11 @@ def test_firing_again_after_resolved_says_so_on_the_same_incident() -> None:
     assert response.status_code == 200
     incident = Incident.objects.get()
     assert _signals(incident) == [
-        "Alertmanager: PostgresDown: PostgreSQL is down resolved",
-        "Alertmanager: PostgresDown: PostgreSQL is down is firing again (2 alerts)",
+        (
+            EventKind.ALERT_RESOLVED,
+            {"title": TITLE, "status": "resolved", "labels": {**LABELS, "instance": "db-1:9187"}},
+        ),
+        (EventKind.SIGNAL_RECEIVED, {"title": TITLE, "status": "firing", "alerts": 2, "labels": LABELS}),
     ]
 
 
@@ -354,4 +374,4 @@ def test_two_replicas_posting_a_new_group_at_the_same_moment_open_one_incident()
     assert sorted(status for status, _ in results) == [200, 201]
     assert {body["incident"] for _, body in results} == {incident.reference}
     assert AlertGroup.objects.get().incident == incident
-    assert incident.timeline.filter(kind=TimelineEntry.Kind.DECLARED).count() == 1
+    assert incident.events.filter(kind=EventKind.DECLARED).count() == 1

@@ -25,7 +25,7 @@ from django.test import override_settings
 from apps.health import selectors, services
 from apps.health.models import Host, Probe, State
 from apps.health.probes import backups, postgres, redis_probe, sample_all, system
-from apps.health.probes import services as service_probe
+from apps.health.probes import service_units as service_probe
 from apps.health.probes.website import probe as website_probe
 from apps.health.thresholds import grade
 from tests.health.conftest import Website, the_test_database_url

@@ -18,7 +18,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.health.models import Host, Probe, Sample, SecuritySnapshot, State
 from apps.incidents import services as incident_services
-from apps.incidents.models import Incident, TimelineEntry
+from apps.incidents.models import EventKind, Incident
 from tests.factories import declare_incident
 from tests.health.conftest import record
 
@@ -74,7 +74,7 @@ def test_every_role_sees_the_overview_and_a_host_page(
     assert "cpu is fine" in overview
     assert _widget_order(detail, "web-1") == Probe.values
     assert "postgres is fine" in detail
-    assert 'ws-connect="/ws/health/?view=widgets&amp;host=web-1"' in detail
+    assert 'data-live-topic="health:widgets:web-1"' in detail
 
 
 def test_the_host_page_offers_snapshots_only_to_those_who_may_take_them(
@@ -170,7 +170,7 @@ def test_attaching_from_a_pushed_banner_sends_the_browser_to_the_incident(
     )
 
     assert response["HX-Redirect"] == reverse("incidents:detail", args=[incident.pk])
-    assert incident.timeline.filter(kind=TimelineEntry.Kind.SIGNAL).count() == 1
+    assert incident.events.filter(kind=EventKind.SIGNAL_ATTACHED, host=database_down.host).count() == 1
 
 
 def test_a_critical_signal_offers_to_attach_to_the_open_incident(
@@ -195,9 +195,16 @@ def test_attaching_a_signal_puts_it_on_the_incident_timeline(
 
     assert response.status_code == 302
     assert response["Location"] == reverse("incidents:detail", args=[incident.pk])
-    entry = incident.timeline.get(kind=TimelineEntry.Kind.SIGNAL)
-    assert entry.summary == "Signal attached: PostgreSQL critical on web-1 — unreachable"
-    assert entry.author == responder
+    event = incident.events.get(kind=EventKind.SIGNAL_ATTACHED)
+    assert (event.actor, event.host) == (responder, database_down.host)
+    # The sample itself is pruned after a day: the event keeps its values.
+    assert event.data == {
+        "probe": "postgres",
+        "state": "critical",
+        "value": database_down.value,
+        "summary": "unreachable",
+        "taken_at": database_down.taken_at.isoformat(),
+    }
     page = _page(responder_client, response["Location"])
     assert "Signal attached: PostgreSQL critical on web-1" in page
     assert f"Signal attached to {incident.reference}." in page
@@ -217,7 +224,7 @@ def test_a_signal_cannot_be_attached_to_a_resolved_incident(
     )
 
     assert f"{incident.reference} is no longer active" in response.content.decode()
-    assert not incident.timeline.filter(kind=TimelineEntry.Kind.SIGNAL).exists()
+    assert not incident.events.filter(kind=EventKind.SIGNAL_ATTACHED).exists()
 
 
 def test_a_garbled_attach_goes_back_to_the_board_with_a_message(responder_client: Client) -> None:
@@ -233,13 +240,13 @@ def test_watchers_cannot_attach_signals_or_ask_for_snapshots(
 ) -> None:
     client: Client = request.getfixturevalue(client_name)
     incident = declare_incident(responder, scenario="database_failure")
-    timeline_before = incident.timeline.count()
+    events_before = incident.events.count()
 
     attach = client.post(reverse("health:signal_attach"), {"sample": database_down.pk, "incident": incident.pk})
     snapshot = client.post(reverse("health:snapshot", args=["web-1", "ports"]))
 
     assert (attach.status_code, snapshot.status_code) == (403, 403)
-    assert incident.timeline.count() == timeline_before
+    assert incident.events.count() == events_before
     assert not SecuritySnapshot.objects.exists()
 
 
@@ -286,8 +293,8 @@ def test_a_requested_snapshot_is_taken_and_shown_on_the_host_page(
     host.app_dir = str(tmp_path / "app")
     host.save()
 
-    # Embedded mode, and no periodic work: only what this test asks for runs in the background.
-    with override_settings(REDIS_URL="", CELERY_BEAT_SCHEDULE={}):
+    # Embedded mode (tests never start its beat): only what this test asks for runs in the background.
+    with override_settings(JOBS_IN_PROCESS=True, WORKER_SERVES_EVERY_HOST=True):
         for kind in SecuritySnapshot.Kind.values:
             response = responder_client.post(reverse("health:snapshot", args=["web-1", kind]), follow=True)
             assert response.status_code == 200

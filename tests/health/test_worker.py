@@ -20,9 +20,9 @@ from django.conf import settings
 from django.test import Client
 
 from apps.accounts.models import User
+from apps.core import jobs
 from apps.health import live, selectors
 from apps.health.models import Host, Probe, Sample
-from apps.health.tasks import sample_host
 from incidentcenter.asgi import application
 from tests.health.conftest import the_test_database_url
 
@@ -97,14 +97,15 @@ async def test_a_sample_taken_by_the_hosts_worker_reaches_an_open_page_then_the_
     session = await database_sync_to_async(_session_cookie)(responder)
     page = WebsocketCommunicator(
         application,
-        f"/ws/health/?view=widgets&host={host_name}",
+        f"/ws/live/?topic=health:widgets:{host_name}",
         headers=[ORIGIN, (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode())],
     )
     connected, _ = await page.connect(timeout=5)
     assert connected
 
     try:
-        sample_host.apply_async(args=(host_name,), queue=f"host.{host_name}")
+        # As the fan-out sends it: by name, the host's id, to the host's queue.
+        await database_sync_to_async(jobs.enqueue)("health.sample_host", host.pk, queue=host.queue)
         try:
             widgets = await page.receive_from(timeout=FIRST_SAMPLE_SECONDS)
         except TimeoutError:

@@ -11,10 +11,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.permissions import can_view, require
-from apps.comms import access, mailing, selectors
+from apps.comms import access, selectors
 from apps.comms.forms import MaintenanceForm
-from apps.comms.maintenance import MaintenanceRuleError, maintenance_announce, maintenance_cancel, maintenance_finish
 from apps.comms.models import MaintenanceWindow, Notice
+from apps.comms.services import mailing
+from apps.comms.services.maintenance import (
+    MaintenanceRuleError,
+    maintenance_announce,
+    maintenance_cancel,
+    maintenance_finish,
+)
 from apps.core.http import AppRequest
 from apps.incidents.models import Severity
 

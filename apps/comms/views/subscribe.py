@@ -16,9 +16,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from apps.comms import subscriptions
+from apps.comms import links
 from apps.comms.forms import SubscribeForm
-from apps.comms.subscriptions import SubscriptionError
+from apps.comms.links import SubscriptionError
+from apps.comms.ratelimit import rate_limited
+from apps.comms.services import subscriptions
 
 # Confirming and unsubscribing cost no mail: a looser allowance than subscribing.
 LINK_POSTS_PER_HOUR = 60
@@ -36,7 +38,7 @@ def _too_many(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        if subscriptions.rate_limited(request, "subscribe", settings.COMMS_SUBSCRIBE_PER_HOUR):
+        if rate_limited(request, "subscribe", settings.COMMS_SUBSCRIBE_PER_HOUR):
             return _too_many(request)
         form = SubscribeForm(request.POST)
         if form.is_valid():
@@ -54,7 +56,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
-    if request.method == "POST" and subscriptions.rate_limited(request, "links", LINK_POSTS_PER_HOUR):
+    if request.method == "POST" and rate_limited(request, "links", LINK_POSTS_PER_HOUR):
         return _too_many(request)
     try:
         if request.method == "POST":
@@ -68,7 +70,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
                     all_components=subscriber.all_components,
                 ),
             )
-        subscriptions.subscriber_for_confirm_token(token)
+        links.subscriber_for_confirm_token(token)
     except SubscriptionError as exc:
         return render(request, "comms/subscription_link.html", _context("broken", error=str(exc)), status=400)
     return render(request, "comms/subscription_link.html", _context("confirm", token=token))
@@ -78,13 +80,13 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    if request.method == "POST" and subscriptions.rate_limited(request, "links", LINK_POSTS_PER_HOUR):
+    if request.method == "POST" and rate_limited(request, "links", LINK_POSTS_PER_HOUR):
         return _too_many(request)
     try:
         if request.method == "POST":
             subscriptions.subscription_cancel(token)
             return render(request, "comms/subscription_link.html", _context("unsubscribed"))
-        subscriptions.subscriber_for_unsubscribe_token(token)
+        links.subscriber_for_unsubscribe_token(token)
     except SubscriptionError as exc:
         return render(request, "comms/subscription_link.html", _context("broken", error=str(exc)), status=400)
     return render(request, "comms/subscription_link.html", _context("unsubscribe", token=token))

@@ -17,7 +17,8 @@ from apps.accounts.permissions import can_view, require
 from apps.comms import access, selectors
 from apps.comms.forms import UpdateForm
 from apps.comms.models import Update
-from apps.comms.updates import UpdateRuleError, update_post
+from apps.comms.prefill import compose_form
+from apps.comms.services.updates import UpdateRuleError, update_post
 from apps.core.http import AppRequest
 from apps.core.markdown import render_markdown
 from apps.incidents.models import Incident
@@ -73,9 +74,9 @@ def _render(
 def compose(request: AppRequest, pk: int) -> HttpResponseBase:
     incident = _incident(request, pk)
     if request.method == "GET":
-        form = selectors.compose_form(incident, status=request.GET.get("status"), audience=request.GET.get("audience"))
+        form = compose_form(incident, status=request.GET.get("status"), audience=request.GET.get("audience"))
         return _render(request, incident, form)
-    form = selectors.compose_form(incident, data=request.POST)
+    form = compose_form(incident, data=request.POST)
     if request.POST.get("action") == "preview":
         form.is_valid()
         return _render(request, incident, form, status=200 if form.is_valid() else 400, preview=True)
@@ -89,7 +90,7 @@ def compose(request: AppRequest, pk: int) -> HttpResponseBase:
     where = "on the status page and mailed to subscribers" if update.is_public else "for responders and managers"
     messages.success(request, f"{update.get_audience_display()} update posted {where}.")
     if request.htmx:
-        return _render(request, incident, selectors.compose_form(incident))
+        return _render(request, incident, compose_form(incident))
     return redirect(reverse("incidents:detail", args=[incident.pk]) + "#comms")
 
 
@@ -98,7 +99,7 @@ def compose(request: AppRequest, pk: int) -> HttpResponseBase:
 def preview(request: AppRequest, pk: int) -> HttpResponse:
     """The preview alone (htmx): the sanitised body as it will be shown, and any problem."""
     incident = _incident(request, pk)
-    form = selectors.compose_form(incident, data=request.POST)
+    form = compose_form(incident, data=request.POST)
     valid = form.is_valid()
     return render(
         request,

@@ -45,7 +45,7 @@ def safely(probe: str, function: ProbeFunction, host: Host) -> Reading:
 
 def periodic_probes() -> dict[str, ProbeFunction]:
     """The probes sampled every interval, in display order."""
-    from apps.health.probes import backups, postgres, redis_probe, services, system, website
+    from apps.health.probes import backups, postgres, redis_probe, service_units, system, website
 
     return {
         Probe.CPU: system.cpu,
@@ -57,7 +57,7 @@ def periodic_probes() -> dict[str, ProbeFunction]:
         Probe.PROCESSES: system.top_processes,
         Probe.POSTGRES: postgres.probe,
         Probe.REDIS: redis_probe.probe,
-        Probe.SERVICES: services.probe,
+        Probe.SERVICES: service_units.probe,
         Probe.WEBSITE: website.probe,
         Probe.BACKUPS: backups.probe,
     }

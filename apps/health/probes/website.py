@@ -8,18 +8,18 @@ import re
 import socket
 import ssl
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from apps.core import outbound
 from apps.health.models import STATE_RANK, Host, Probe, Sample, State
 from apps.health.probes import Reading
 from apps.health.thresholds import grade
 
 TIMEOUT_SECONDS = 10
 MAX_BYTES = 2 * 1024 * 1024
+MAX_REDIRECTS = 5
 # Tokens that change on every load and must not count as a content change.
 VOLATILE = re.compile(rb"(csrfmiddlewaretoken|nonce|csrf_token)[^>]{0,200}")
 
@@ -51,16 +51,22 @@ def _check(url: str, host: Host, previous_fingerprint: str | None) -> dict[str, 
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         return {"url": url, "state": State.ERROR, "summary": f"{url}: not an http(s) URL"}
     started = time.perf_counter()
-    request = urllib.request.Request(url, headers={"User-Agent": "IncidentCenter-health/1"})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - http(s) only
-            body = response.read(MAX_BYTES)
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        body, status = exc.read(MAX_BYTES), exc.code
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return {"url": url, "state": State.CRITICAL, "summary": f"{url}: down ({reason})", "status": None}
+        # The protected system's own site, configured by its operators: it often lives on a
+        # private network (or this machine), which must stay watchable, so private addresses
+        # are allowed. Redirects are followed (to the page a visitor ends up on), as browsers do.
+        response = outbound.request(
+            "GET",
+            url,
+            headers={"User-Agent": "IncidentCenter-health/1"},
+            timeout=TIMEOUT_SECONDS,
+            max_bytes=MAX_BYTES,
+            allow_private=True,
+            max_redirects=MAX_REDIRECTS,
+        )
+    except OSError as exc:
+        return {"url": url, "state": State.CRITICAL, "summary": f"{url}: down ({exc})", "status": None}
+    body, status = response.body, response.status
     response_ms = round((time.perf_counter() - started) * 1000, 1)
     fingerprint = hashlib.sha256(VOLATILE.sub(b"", body)).hexdigest()
     changed = previous_fingerprint is not None and previous_fingerprint != fingerprint

@@ -1,4 +1,5 @@
-"""Subscribing to public updates by mail: double opt-in, one-click unsubscribe, rate limits.
+"""Subscribing to public updates by mail: double opt-in and one-click unsubscribe (the links
+themselves are in `apps.comms.links`, the rate limits of the public forms in `apps.comms.ratelimit`).
 
 The answer to a subscription request never depends on whether the address is known: every
 request ends in "check your inbox", and what happens next is in the mail, which only the owner of
@@ -10,30 +11,27 @@ address works, and only once.
 from __future__ import annotations
 
 import secrets
-import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core import signing
-from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import transaction
-from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.comms.mailing import absolute, subscriber_id_for_unsubscribe_token
+from apps.comms.links import (
+    SubscriptionError,
+    absolute,
+    confirm_token,
+    subscriber_for_confirm_token,
+    subscriber_for_unsubscribe_token,
+)
 from apps.comms.models import Component, Subscriber
-from apps.core.dispatch import enqueue
+from apps.core.jobs import enqueue
 
-CONFIRM_SALT = "comms.subscription.confirm"
 # An address is sent at most one confirmation mail in this time, however often it is typed in.
 RESEND_AFTER = timedelta(minutes=5)
-
-
-class SubscriptionError(Exception):
-    """A link that is broken, expired or already used."""
 
 
 def normalise_email(email: str) -> str:
@@ -59,13 +57,7 @@ def subscription_request(*, email: str, all_components: bool, component_codes: l
         subscriber.save(
             update_fields=["pending_all_components", "pending_component_codes", "confirm_nonce", "confirmation_sent_at"]
         )
-        from apps.comms.tasks import send_confirmation
-
-        enqueue(send_confirmation, subscriber.pk)
-
-
-def confirm_token(subscriber: Subscriber) -> str:
-    return signing.dumps({"s": subscriber.pk, "n": subscriber.confirm_nonce}, salt=CONFIRM_SALT)
+        enqueue("comms.send_confirmation", subscriber.pk)
 
 
 def confirmation_send(subscriber_id: int) -> bool:
@@ -94,22 +86,6 @@ def confirmation_send(subscriber_id: int) -> bool:
     return True
 
 
-def subscriber_for_confirm_token(token: str) -> Subscriber:
-    """The subscriber a confirmation link belongs to, if it is still valid."""
-    try:
-        data = signing.loads(token, salt=CONFIRM_SALT, max_age=settings.COMMS_CONFIRM_HOURS * 3600)
-        subscriber_id, nonce = int(data["s"]), str(data["n"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
-        raise SubscriptionError("This confirmation link is broken or has expired. Subscribe again.") from None
-    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
-    if subscriber is None or not nonce or subscriber.confirm_nonce != nonce:
-        raise SubscriptionError(
-            "This confirmation link was already used or replaced by a newer one. Use the newest mail, "
-            "or subscribe again."
-        )
-    return subscriber
-
-
 def subscription_confirm(token: str) -> Subscriber:
     """Apply the choices the link was sent for and start the subscription."""
     with transaction.atomic():
@@ -127,13 +103,6 @@ def subscription_confirm(token: str) -> Subscriber:
     return subscriber
 
 
-def subscriber_for_unsubscribe_token(token: str) -> Subscriber | None:
-    subscriber_id = subscriber_id_for_unsubscribe_token(token)
-    if subscriber_id is None:
-        raise SubscriptionError("This unsubscribe link is broken. Use the link of a recent mail.")
-    return Subscriber.objects.filter(pk=subscriber_id).first()
-
-
 def subscription_cancel(token: str) -> None:
     """Stop all mail to the link's subscriber (idempotent)."""
     subscriber = subscriber_for_unsubscribe_token(token)
@@ -148,27 +117,3 @@ def subscriptions_prune() -> int:
     stale = timezone.now() - timedelta(hours=2 * settings.COMMS_CONFIRM_HOURS)
     deleted, _ = Subscriber.objects.filter(confirmed_at__isnull=True, created_at__lt=stale).delete()
     return deleted
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: behind a proxy (BEHIND_PROXY), the one the proxy appended to
-    X-Forwarded-For, which the client cannot forge; otherwise the socket's peer."""
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return str(hops[-1])
-    return str(request.META.get("REMOTE_ADDR", "unknown"))
-
-
-def rate_limited(request: HttpRequest, scope: str, per_hour: int) -> bool:
-    """Count this request against its client address; True once the hour's allowance is spent."""
-    window = int(time.time() // 3600)
-    key = f"comms:rate:{scope}:{client_ip(request)}:{window}"
-    cache.add(key, 0, timeout=3700)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, timeout=3700)
-        count = 1
-    return count > per_hour

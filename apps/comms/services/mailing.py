@@ -12,57 +12,38 @@ from __future__ import annotations
 import logging
 import smtplib
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Min, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
-from django.utils.http import urlsafe_base64_encode
 
+from apps.comms.links import absolute, unsubscribe_url
 from apps.comms.models import Delivery, MaintenanceWindow, Notice, Subscriber, Update, UpdateComponent
-from apps.core.dispatch import enqueue
+from apps.core.jobs import enqueue
 from apps.core.markdown import render_markdown
 
 logger = logging.getLogger(__name__)
 
-UNSUBSCRIBE_SALT = "comms.subscription.unsubscribe"
+Status = Delivery.Status
+
 STUCK_AFTER = timedelta(minutes=10)
-
-
-def absolute(path: str) -> str:
-    return f"{settings.SITE_URL}{path}"
-
-
-def unsubscribe_token(subscriber: Subscriber) -> str:
-    """A short signed token (the subscriber's id and 96 bits of HMAC): short, so that the
-    List-Unsubscribe header holds the link on one line, as mail programs expect it."""
-    return f"{subscriber.pk}.{_unsubscribe_mac(subscriber.pk)}"
-
-
-def _unsubscribe_mac(subscriber_id: int) -> str:
-    digest = salted_hmac(UNSUBSCRIBE_SALT, str(subscriber_id), algorithm="sha256").digest()[:12]
-    return urlsafe_base64_encode(digest)
-
-
-def subscriber_id_for_unsubscribe_token(token: str) -> int | None:
-    """The subscriber id the token was made for, or None when it is not one of ours."""
-    head, _, mac = token.partition(".")
-    if not head.isdigit() or len(head) > 18:
-        return None
-    subscriber_id = int(head)
-    return subscriber_id if constant_time_compare(mac, _unsubscribe_mac(subscriber_id)) else None
-
-
-def unsubscribe_url(subscriber: Subscriber) -> str:
-    return absolute(reverse("comms:unsubscribe", args=[unsubscribe_token(subscriber)]))
 
 
 def _active_subscribers() -> Q:
     return Q(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
+
+
+def _move(rows: QuerySet[Delivery], source: str, target: str, **fields: Any) -> int:
+    """Move those of `rows` still in `source` to `target`, in one conditional update (a row another
+    worker moved meanwhile is left alone). Every change of a delivery's status goes through here,
+    guarded by the transition table."""
+    Delivery.TRANSITIONS.check(source, target)
+    return rows.filter(status=source).update(status=target, **fields)
 
 
 def notice_for_update(update: Update) -> Notice | None:
@@ -136,9 +117,7 @@ def _queue(notice: Notice, subscriber_ids: list[int]) -> Notice:
 
 
 def _send_soon(notice_id: int, countdown: float = 0) -> None:
-    from apps.comms.tasks import send_notice
-
-    enqueue(send_notice, notice_id, countdown=countdown)
+    enqueue("comms.send_notice", notice_id, countdown=countdown)
 
 
 def _claim(notice_id: int) -> list[int]:
@@ -151,8 +130,12 @@ def _claim(notice_id: int) -> list[int]:
             .values_list("pk", flat=True)[: settings.COMMS_MAIL_BATCH_SIZE]
         )
         if ids:
-            Delivery.objects.filter(pk__in=ids, status=Delivery.Status.PENDING).update(
-                status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            _move(
+                Delivery.objects.filter(pk__in=ids),
+                Status.PENDING,
+                Status.SENDING,
+                claimed_at=now,
+                attempts=F("attempts") + 1,
             )
     return ids
 
@@ -182,9 +165,7 @@ def _send(deliveries: list[Delivery]) -> None:
     try:
         for delivery in deliveries:
             if not delivery.subscriber.is_active:
-                Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
-                    status=Delivery.Status.CANCELLED
-                )
+                _move(Delivery.objects.filter(pk=delivery.pk), Status.SENDING, Status.CANCELLED)
                 continue
             try:
                 connection.send_messages([message_for(delivery.notice, delivery.subscriber)])
@@ -222,16 +203,16 @@ def _refusal(exc: smtplib.SMTPRecipientsRefused) -> str:
 
 def _record(delivery: Delivery, *, error: str, permanent: bool) -> None:
     now = timezone.now()
-    rows = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING)
+    rows = Delivery.objects.filter(pk=delivery.pk)
     if not error:
-        rows.update(status=Delivery.Status.SENT, sent_at=now, last_error="")
+        _move(rows, Status.SENDING, Status.SENT, sent_at=now, last_error="")
         return
     if permanent or delivery.attempts >= settings.COMMS_MAIL_MAX_ATTEMPTS:
-        rows.update(status=Delivery.Status.FAILED, last_error=error[:500])
+        _move(rows, Status.SENDING, Status.FAILED, last_error=error[:500])
         logger.warning("mail to subscriber %s failed for good: %s", delivery.subscriber_id, error)
         return
     delay = settings.COMMS_MAIL_RETRY_SECONDS * 2 ** (delivery.attempts - 1)
-    rows.update(status=Delivery.Status.PENDING, next_attempt_at=now + timedelta(seconds=delay), last_error=error[:500])
+    _move(rows, Status.SENDING, Status.PENDING, next_attempt_at=now + timedelta(seconds=delay), last_error=error[:500])
 
 
 def _follow_up(notice_id: int) -> None:
@@ -266,9 +247,7 @@ def deliveries_sweep() -> int:
     """Hand back rows a dead worker left "sending", and queue every notice with due rows (a lost
     Celery message costs a minute, never a mail). Returns how many notices were queued."""
     now = timezone.now()
-    Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=now - STUCK_AFTER).update(
-        status=Delivery.Status.PENDING
-    )
+    _move(Delivery.objects.filter(claimed_at__lt=now - STUCK_AFTER), Status.SENDING, Status.PENDING)
     notices = list(
         Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
         .values_list("notice_id", flat=True)
@@ -281,8 +260,12 @@ def deliveries_sweep() -> int:
 
 def notice_retry_failed(notice_id: int) -> int:
     """Give a notice's failed deliveries another full round of attempts."""
-    count = Delivery.objects.filter(notice_id=notice_id, status=Delivery.Status.FAILED).update(
-        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now()
+    count = _move(
+        Delivery.objects.filter(notice_id=notice_id),
+        Status.FAILED,
+        Status.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
     )
     if count:
         _send_soon(notice_id)

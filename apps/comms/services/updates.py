@@ -1,5 +1,5 @@
 """Posting a stakeholder update: the one place where updates, the public incident, the
-components' states, the subscribers' mail and the timeline entry change together."""
+components' states, the subscribers' mail and the timeline event change together."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.comms import mailing, publiccache
+from apps.comms import publiccache
 from apps.comms.models import (
     IMPACT_OF_STATE,
     IMPACT_RANK,
@@ -23,10 +23,10 @@ from apps.comms.models import (
     UpdateComponent,
     worst_state,
 )
-from apps.incidents.models import Incident, Severity, TimelineEntry
-from apps.incidents.services import timeline_record
-
-TIMELINE_KIND = TimelineEntry.Kind.COMMUNICATION
+from apps.comms.selectors import incident_component_states
+from apps.comms.services import mailing
+from apps.incidents.events import event_record
+from apps.incidents.models import EventKind, Incident, Severity
 
 # When an incident names no component at all, its public impact follows its severity.
 IMPACT_OF_SEVERITY = {
@@ -54,15 +54,6 @@ class Draft:
     corrects_id: int | None = None
 
 
-def incident_component_states(incident: Incident) -> dict[int, str]:
-    """The state each component is in because of this incident (as last published)."""
-    return dict(
-        ComponentOutage.objects.filter(public_incident__incident=incident, ended_at__isnull=True).values_list(
-            "component_id", "state"
-        )
-    )
-
-
 def _check(draft: Draft) -> None:
     if draft.audience not in Update.Audience.values:
         raise UpdateRuleError("Choose who the update is for: internal or public.")
@@ -83,7 +74,8 @@ def _check(draft: Draft) -> None:
 def update_post(*, incident_id: int, author: User, draft: Draft) -> Update:
     """Post an update. A public one also moves the incident's public face (name, status, impact,
     components), mails the subscribers and refreshes the status page; both kinds go on the
-    timeline. Nothing is ever edited: a correction is a new update naming the one it corrects."""
+    timeline as an `update_posted` event. Nothing is ever edited: a correction is a new update
+    naming the one it corrects."""
     _check(draft)
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=incident_id)
@@ -120,14 +112,17 @@ def update_post(*, incident_id: int, author: User, draft: Draft) -> Update:
             _refresh_public_incident(public_incident, incident, update, now)
             mailing.notice_for_update(update)
             publiccache.invalidate()
-        audience = "Public" if public else "Internal"
-        timeline_record(
+        event_record(
             incident_id=incident.pk,
-            kind=TIMELINE_KIND,
-            summary=f"{audience} update posted: {update.get_status_display()}"
-            + (f" — “{update.title}”" if public else "")
-            + (" (a correction)" if corrects else ""),
-            author=author,
+            kind=EventKind.UPDATE_POSTED,
+            actor=author,
+            update=update,
+            data={
+                "audience": update.audience,
+                "status": update.status,
+                **({"title": update.title} if public else {}),
+                "correction": corrects is not None,
+            },
         )
     return update
 

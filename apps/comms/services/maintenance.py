@@ -1,8 +1,8 @@
 """Scheduled maintenance windows: announced in advance on the status page, its JSON and feed and
 to subscribers; their components show "under maintenance" while they run, with no further action.
 
-The remediation app's maintenance mode (a component showing "under maintenance" while the action
-is on for its host) is not connected yet: that action has not landed.
+The remediation app's `maintenance_mode` action takes the protected site offline on its host; it
+does not change components here (a public update or a window says so to customers).
 """
 
 from __future__ import annotations
@@ -14,12 +14,28 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.comms import mailing, publiccache
+from apps.comms import publiccache
 from apps.comms.models import Component, MaintenanceWindow
+from apps.comms.services import mailing
 
 
 class MaintenanceRuleError(Exception):
     """The window breaks a rule (ends before it starts, already over, already cancelled…)."""
+
+
+Status = MaintenanceWindow.Status
+
+
+def _check(window: MaintenanceWindow, now: datetime, target: str) -> None:
+    """The transition table decides; the refusal says why, in the window's terms."""
+    current = window.status_at(now)
+    if MaintenanceWindow.TRANSITIONS.can(current, target):
+        return
+    if target == Status.COMPLETED:
+        raise MaintenanceRuleError("Only a window in progress can be finished early.")
+    if current == Status.CANCELLED:
+        raise MaintenanceRuleError("That window was already cancelled.")
+    raise MaintenanceRuleError("That window is over; it stays in the history.")
 
 
 def maintenance_announce(
@@ -61,11 +77,8 @@ def maintenance_cancel(*, window_id: int, user: User) -> MaintenanceWindow:
     """Call off a window that has not finished; it disappears from the page."""
     with transaction.atomic():
         window = MaintenanceWindow.objects.select_for_update().get(pk=window_id)
-        if window.cancelled_at is not None:
-            raise MaintenanceRuleError("That window was already cancelled.")
         now = timezone.now()
-        if window.ends_at <= now:
-            raise MaintenanceRuleError("That window is over; it stays in the history.")
+        _check(window, now, Status.CANCELLED)
         window.cancelled_at = now
         window.updated_at = now
         window.save(update_fields=["cancelled_at", "updated_at"])
@@ -78,8 +91,7 @@ def maintenance_finish(*, window_id: int, user: User) -> MaintenanceWindow:
     with transaction.atomic():
         window = MaintenanceWindow.objects.select_for_update().get(pk=window_id)
         now = timezone.now()
-        if window.cancelled_at is not None or not window.starts_at <= now < window.ends_at:
-            raise MaintenanceRuleError("Only a window in progress can be finished early.")
+        _check(window, now, Status.COMPLETED)
         window.ends_at = max(now, window.starts_at + timedelta(seconds=1))
         window.updated_at = now
         window.save(update_fields=["ends_at", "updated_at"])
