@@ -1,7 +1,7 @@
-"""Websocket routes of every app."""
+"""Websocket routes: one, shared by every live page (see apps.core.consumers)."""
 
-from apps.health.routing import websocket_urlpatterns as health_routes
-from apps.incidents.routing import websocket_urlpatterns as incident_routes
-from apps.remediation.routing import websocket_urlpatterns as remediation_routes
+from django.urls import path
 
-websocket_urlpatterns = [*incident_routes, *health_routes, *remediation_routes]
+from apps.core.consumers import LiveConsumer
+
+websocket_urlpatterns = [path("ws/live/", LiveConsumer.as_asgi())]

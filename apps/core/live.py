@@ -1,12 +1,15 @@
-"""Push a message to channel groups, where open pages listen. The database is the record: if
-Redis is down the message is logged as lost and pages catch up on reload or reconnection.
+"""The one path for live updates: after a change commits, `publish(topic)` sends one small typed
+"this changed" message; `apps.core.consumers.LiveConsumer` hands it to the open pages that show
+that topic, each part rendered by the app that owns it.
 
-Two halves:
-- `broadcast`, for sync code (services, workers): one Redis PUBLISH per group on the pub/sub
-  layer, through a pooled client, instead of an event loop and a fresh Redis connection per call.
-- `local_join` / `local_leave`, for consumers of a group that many pages watch: each process
-  keeps one channel-layer subscription to the group and hands every message to its own pages in
-  one pass, instead of one channel, one task wake-up and one thread hop per page and message.
+- A *topic* names what changed ("incident.5", "board", "run.12", "runs", "health"); each app
+  names its own through small helpers (`apps.incidents.live.incident_topic`).
+- A *live part* is a piece of a page that follows a topic. Apps register theirs from
+  `AppConfig.ready()` with `register_part`; a page asks for parts by subscription,
+  `<prefix>` or `<prefix>.<key>` or `<prefix>:<key>` ("incident.5", "health:widgets:web-1").
+
+The database is the record: a message lost while Redis is down costs a page its push, never the
+truth (pages catch up on reload, and by themselves when their socket reconnects).
 """
 
 from __future__ import annotations
@@ -14,18 +17,34 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import weakref
-from collections.abc import Awaitable, Callable
+import re
+import uuid
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 from asgiref.sync import async_to_sync
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
+MESSAGE_TYPE = "live.changed"
 PUBSUB_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
+
+Data = dict[str, Any]
+
+
+# --- publishing ----------------------------------------------------------------------------------
+def publish(topic: str, data: Data | None = None) -> None:
+    """Once the current transaction commits (at once outside one), tell the pages that follow
+    `topic` that it changed. `data` travels with the message: keep it small, ids and values, or
+    HTML rendered once for everyone (health widgets, log lines). Never raises: a message Redis
+    could not take is logged."""
+    message = {"type": MESSAGE_TYPE, "topic": topic, "id": uuid.uuid4().hex, "data": data or {}}
+    transaction.on_commit(functools.partial(_send, message), robust=True)
 
 
 @functools.cache
@@ -54,126 +73,135 @@ def pubsub_group_channel(prefix: str, group: str) -> str:
     return f"{prefix}__group__{group}"
 
 
-def broadcast(groups: list[str], message: dict[str, Any]) -> None:
+# Without Redis the in-memory layer serves one process, and it cannot be sent to from another
+# thread's event loop (where jobs and requests publish from): messages go straight to the hubs of
+# this process's event loops instead (`apps.core.consumers.Hub`), each on its own loop.
+_in_process: dict[asyncio.AbstractEventLoop, Callable[[Data], None]] = {}
+
+
+def listen_in_process(loop: asyncio.AbstractEventLoop, dispatch: Callable[[Data], None] | None) -> None:
+    """Have `dispatch` called on `loop` with each message published in this process (None: stop)."""
+    if dispatch is None:
+        _in_process.pop(loop, None)
+    else:
+        _in_process[loop] = dispatch
+
+
+def _send(message: Data) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    pubsub = _pubsub_config()
+    topic = str(message["topic"])
+    if isinstance(layer, InMemoryChannelLayer):
+        for loop, dispatch in list(_in_process.items()):
+            if loop.is_closed():
+                _in_process.pop(loop, None)
+            else:
+                loop.call_soon_threadsafe(dispatch, message)
+        return
     try:
+        pubsub = _pubsub_config()
         if pubsub is not None:
+            # One PUBLISH through a pooled client: no event loop and no new connection per call.
             url, prefix = pubsub
-            payload = layer.serialize(message)
-            client = _redis(url)
-            for group in groups:
-                client.publish(pubsub_group_channel(prefix, group), payload)
-            return
-
-        async def send_all() -> None:
-            # One event loop for every group: each async_to_sync costs one.
-            for group in groups:
-                await layer.group_send(group, message)
-
-        async_to_sync(send_all)()
+            _redis(url).publish(pubsub_group_channel(prefix, topic), layer.serialize(message))
+        else:
+            async_to_sync(layer.group_send)(topic, message)
     except Exception:
-        logger.warning("live update %s to %s not sent", message.get("type"), ", ".join(groups), exc_info=True)
+        logger.warning("live update of %s not sent", topic, exc_info=True)
 
 
-# --- one subscription per process, shared by that process's pages ---------------------------
+# --- the parts pages follow --------------------------------------------------------------------
+class Refused(Exception):
+    """A subscription a page may not have; `code` is the websocket close code it gets."""
 
-Listener = Callable[[dict[str, Any]], Awaitable[None]]
-# Membership of a group expires on some layers (a day on channels_redis' list layer, the
-# in-memory layer); the shared subscription renews it well before.
-GROUP_RENEW_SECONDS = 3600.0
-
-
-class LocalGroup:
-    """The listeners of one group in one process and event loop, fed by one channel of the
-    layer. A listener is awaited in turn for each message; it must not wait on the network (an
-    ASGI `send` only buffers), so one page never holds up the others for long."""
-
-    def __init__(self, group: str, layer: BaseChannelLayer) -> None:
-        self.group = group
-        self.layer = layer
-        self.listeners: dict[object, Listener] = {}
-        self.channel = ""
-        self._tasks: list[asyncio.Task[None]] = []
-        self._lock = asyncio.Lock()
-
-    @property
-    def running(self) -> bool:
-        return bool(self._tasks)
-
-    async def join(self, key: object, listener: Listener) -> None:
-        """Add a listener; once this returns, every message sent to the group reaches it."""
-        async with self._lock:
-            self.listeners[key] = listener
-            if not self._tasks:
-                self.channel = await self.layer.new_channel()
-                await self.layer.group_add(self.group, self.channel)
-                self._tasks = [asyncio.create_task(self._deliver()), asyncio.create_task(self._renew())]
-
-    async def leave(self, key: object) -> None:
-        async with self._lock:
-            if self.listeners.pop(key, None) is None or self.listeners or not self._tasks:
-                return
-            tasks, self._tasks = self._tasks, []
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.layer.group_discard(self.group, self.channel)
-
-    async def _deliver(self) -> None:
-        while True:
-            try:
-                message = await self.layer.receive(self.channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("receiving from group %s failed", self.group, exc_info=True)
-                await asyncio.sleep(1)
-                continue
-            for key, listener in list(self.listeners.items()):
-                try:
-                    await listener(message)
-                except OSError:
-                    # The page went away while the message was on its way; its disconnect follows.
-                    logger.debug("live update to %r not delivered", key, exc_info=True)
-                except Exception:
-                    logger.warning("live update to %r failed", key, exc_info=True)
-
-    async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(GROUP_RENEW_SECONDS)
-            try:
-                await self.layer.group_add(self.group, self.channel)
-            except Exception:
-                logger.warning("renewing group %s failed", self.group, exc_info=True)
+    code = 4403
 
 
-_local_groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, LocalGroup]] = weakref.WeakKeyDictionary()
+class BadSubscription(Refused):
+    """Malformed, or names no part: 4400."""
+
+    code = 4400
 
 
-def local_group(group: str) -> LocalGroup | None:
-    """This process's (and event loop's) shared subscription to a group; None without a layer."""
-    loop = asyncio.get_running_loop()
-    groups = _local_groups.setdefault(loop, {})
-    found = groups.get(group)
-    if found is None:
-        layer = get_channel_layer()
-        if layer is None:
-            return None
-        found = groups[group] = LocalGroup(group, layer)
-    return found
+class UnknownObject(Refused):
+    """Well formed, but what it names does not exist: 4404."""
+
+    code = 4404
 
 
-async def local_join(group: str, key: object, listener: Listener) -> None:
-    """Have `listener` called with each message sent to `group`, through the shared subscription."""
-    shared = local_group(group)
-    if shared is not None:
-        await shared.join(key, listener)
+def everyone(user: Any) -> Hashable:
+    """The audience of a part that looks the same to every signed-in user."""
+    return None
 
 
-async def local_leave(group: str, key: object) -> None:
-    shared = local_group(group)
-    if shared is not None:
-        await shared.leave(key)
+def per_person(user: Any) -> Hashable:
+    """The audience of a part whose render follows who the user is, not only their role."""
+    return int(user.pk)
+
+
+Render = Callable[[str, Any, Data | None], str]
+
+
+@dataclass(frozen=True)
+class LivePart:
+    """A piece of a page that follows a topic.
+
+    - `topic(key)`: the topic it follows; raise `BadSubscription` for a malformed key.
+    - `allowed(user, key)`: may this user follow it; raise `UnknownObject` when the key names
+      nothing. Runs in a worker thread, once, when the page connects.
+    - `render(key, user, data)`: the HTML to send (elements with `hx-swap-oob`), or "" for
+      nothing; `data` is the message's, or None when the page asks to catch up. Runs in a worker
+      thread, once per message and audience in each process, for every socket of that audience.
+    - `audience(user)`: users with equal audiences get the same render (a role, or `everyone`).
+      Renders are also per time zone, which the consumer adds by itself.
+    """
+
+    prefix: str
+    topic: Callable[[str], str]
+    allowed: Callable[[Any, str], bool]
+    render: Render
+    audience: Callable[[Any], Hashable] = everyone
+
+
+_parts: dict[str, LivePart] = {}
+SUBSCRIPTION = re.compile(r"(?P<prefix>[a-z][a-z0-9_-]{0,30})(?:[.:](?P<key>[^\s]{1,200}))?")
+
+
+def register_part(part: LivePart) -> None:
+    existing = _parts.get(part.prefix)
+    if existing is not None and existing.render.__module__ != part.render.__module__:
+        raise ValueError(f"{existing.render.__module__} already registered the live part {part.prefix!r}")
+    _parts[part.prefix] = part
+
+
+def parse_subscription(text: str) -> tuple[LivePart, str, str]:
+    """(part, key, topic) of a subscription such as "incident.5"; `BadSubscription` otherwise."""
+    match = SUBSCRIPTION.fullmatch(text)
+    part = _parts.get(match["prefix"]) if match else None
+    if match is None or part is None:
+        raise BadSubscription(text)
+    key = match["key"] or ""
+    return part, key, part.topic(key)
+
+
+def id_topic(prefix: str) -> Callable[[str], str]:
+    """The `topic` of a part about one row: key "12" follows "<prefix>.12"."""
+
+    def topic(key: str) -> str:
+        if not key.isascii() or not key.isdigit() or len(key) > 18:
+            raise BadSubscription(key)
+        return f"{prefix}.{int(key)}"
+
+    return topic
+
+
+def fixed_topic(name: str) -> Callable[[str], str]:
+    """The `topic` of a part with no key (the board): only the bare prefix is accepted."""
+
+    def topic(key: str) -> str:
+        if key:
+            raise BadSubscription(key)
+        return name
+
+    return topic

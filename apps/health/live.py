@@ -1,5 +1,6 @@
 """Push fresh health readings to open pages. Widgets look the same to every signed-in user, so
-they are rendered once per sample, where the sample is recorded, and consumers only forward.
+they are rendered once per sample, where the sample is recorded, and travel in the message; each
+open page keeps what it shows (`health:strip`, `health:widgets[:<host>|*[:<probe>,…]]`).
 
 This runs on every host's worker every few seconds, so a round reads as little as it can: the
 newest readings of every host once (for the host's widgets and the board strip alike), and the
@@ -11,15 +12,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
-from apps.core.live import broadcast
+from apps.accounts.permissions import can_view
+from apps.core.live import BadSubscription, LivePart, everyone, publish, register_part
 from apps.health import selectors
-from apps.health.models import Host, Sample, SecuritySnapshot
+from apps.health.models import Host, Probe, Sample, SecuritySnapshot, host_name_validator
 from apps.health.probes import periodic_probes
 
-HEALTH_GROUP = "health"
+HEALTH_TOPIC = "health"
 
 Latest = dict[tuple[int, str], Sample]
 Series = dict[tuple[int, str], list[float]]
@@ -54,21 +57,65 @@ def render_strip(hosts: Sequence[Host] | None = None, *, latest: Latest | None =
 
 
 def publish_host(host: Host, probes: list[str] | None = None) -> None:
-    """Send the host's widgets and the board strip to every open health view."""
+    """Send the host's widgets and the board strip to every open health view (after commit)."""
     hosts = list(Host.objects.all())
     latest = selectors.latest_samples(hosts)
-    message: dict[str, Any] = {
-        "type": "health.update",
+    data: dict[str, Any] = {
         "host": host.name,
         "widgets": render_widgets(host, probes, latest=latest),
         "strip": render_strip(hosts, latest=latest),
     }
-    broadcast([HEALTH_GROUP], message)
+    publish(HEALTH_TOPIC, data)
 
 
 def publish_snapshot(snapshot: SecuritySnapshot) -> None:
     html = render_to_string("health/_snapshot.html", {"snapshot": snapshot, "oob": True})
-    broadcast(
-        [HEALTH_GROUP],
-        {"type": "health.update", "host": snapshot.host.name, "widgets": {}, "strip": "", "snapshot": html},
-    )
+    publish(HEALTH_TOPIC, {"host": snapshot.host.name, "snapshot": html})
+
+
+# --- what each open page keeps -------------------------------------------------------------------
+def _view(key: str) -> tuple[str, str, frozenset[str]]:
+    """("strip" or "widgets", a host name or "" for every host, the probes or none for all)."""
+    kind, _, rest = key.partition(":")
+    if kind == "strip" and not rest:
+        return kind, "", frozenset()
+    if kind != "widgets":
+        raise BadSubscription(key)
+    host, _, listed = rest.partition(":")
+    probes = frozenset(p for p in listed.split(",") if p)
+    if host == "*":
+        host = ""
+    elif host:
+        try:
+            host_name_validator(host)
+        except ValidationError:
+            raise BadSubscription(key) from None
+    if not probes <= set(Probe.values):
+        raise BadSubscription(key)
+    return kind, host, probes
+
+
+def _topic(key: str) -> str:
+    _view(key)
+    return HEALTH_TOPIC
+
+
+def _render(key: str, user: Any, data: dict[str, Any] | None) -> str:
+    if not data:
+        # Nothing to catch up from the database: the next sample arrives within seconds.
+        return ""
+    kind, host, probes = _view(key)
+    if kind == "strip":
+        return str(data.get("strip", ""))
+    if host and data.get("host") != host:
+        return ""
+    widgets: dict[str, str] = data.get("widgets") or {}
+    html = "".join(h for probe, h in widgets.items() if not probes or probe in probes)
+    if host:
+        html += str(data.get("snapshot", ""))
+    return html
+
+
+def register() -> None:
+    """Called from `AppConfig.ready()`."""
+    register_part(LivePart("health", _topic, lambda user, key: can_view(user), _render, everyone))

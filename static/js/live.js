@@ -1,7 +1,21 @@
-// Small page behaviours, no framework: the live-connection indicator, relative ages that keep
-// ticking between updates, confirmations for plain forms, and the print button.
+// Small page behaviours, no framework: the page's live socket and its indicator, relative ages
+// that keep ticking between updates, confirmations for plain forms, and the print button.
 (function () {
   "use strict";
+
+  // One socket per page: the element marked `data-live` connects to its `ws-connect` URL with the
+  // topic of every live part it holds (`data-live-topic` on it and inside it, e.g. the board's
+  // health strip). Composed here, before htmx opens the socket: this script is deferred, so it
+  // runs once the page is parsed and before htmx processes it.
+  document.querySelectorAll("[data-live][ws-connect]").forEach(function (root) {
+    var topics = [];
+    [root].concat(Array.prototype.slice.call(root.querySelectorAll("[data-live-topic]"))).forEach(function (el) {
+      var topic = el.getAttribute("data-live-topic");
+      if (topic && topics.indexOf(topic) < 0) topics.push(topic);
+    });
+    var query = topics.map(function (topic) { return "topic=" + encodeURIComponent(topic); }).join("&");
+    root.setAttribute("ws-connect", root.getAttribute("ws-connect").split("?")[0] + "?" + query);
+  });
 
   function setLive(state, text) {
     document.querySelectorAll("[data-live-status]").forEach(function (el) {
@@ -11,30 +25,30 @@
     });
   }
 
+  // A change made between this page's render and its socket opening (or while the socket was
+  // down) was pushed to nobody: on open, ask for a fresh render so the page catches up by itself.
+  var socket = null;
   document.addEventListener("htmx:wsOpen", function (event) {
+    socket = event.detail.socketWrapper;
     setLive("live", "Live");
-    // A change made between this page's render and its socket opening (or while the socket was
-    // down) was pushed to nobody: ask for a fresh render so the page catches up by itself.
-    if (event.detail && event.detail.socketWrapper) event.detail.socketWrapper.send("refresh");
+    socket.send("refresh");
   });
-  document.addEventListener("htmx:wsClose", function () {
-    setLive("paused", "Live updates paused, reconnecting… (reload shows the latest)");
-  });
-  document.addEventListener("htmx:wsError", function () {
-    setLive("paused", "Live updates paused, reconnecting… (reload shows the latest)");
+  ["htmx:wsClose", "htmx:wsError"].forEach(function (name) {
+    document.addEventListener(name, function () {
+      setLive("paused", "Live updates paused, reconnecting… (reload shows the latest)");
+    });
   });
 
   // A push that arrives while this page's own request is in flight would replace the form that
   // sent it, and htmx could then not place the response. Set such a push aside and, once the
   // response is in, ask the server for a fresh render instead.
   var inFlight = 0;
-  var missedSocket = null;
+  var missed = false;
   document.addEventListener("htmx:beforeRequest", function () { inFlight += 1; });
   function requestDone() {
     inFlight = Math.max(0, inFlight - 1);
-    if (inFlight === 0 && missedSocket) {
-      var socket = missedSocket;
-      missedSocket = null;
+    if (inFlight === 0 && missed && socket) {
+      missed = false;
       setTimeout(function () { socket.send("refresh"); }, 0);
     }
   }
@@ -44,7 +58,7 @@
   document.addEventListener("htmx:wsBeforeMessage", function (event) {
     if (inFlight > 0) {
       event.preventDefault();
-      missedSocket = event.detail.socketWrapper;
+      missed = true;
     }
   });
 

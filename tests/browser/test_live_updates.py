@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     assert_not_reloaded,
     declare_through_form,
     mark_window,
+    outside_event_loop,
     wait_until_live,
 )
 
@@ -84,3 +85,33 @@ def test_the_live_indicator_says_live_and_then_paused_when_the_server_goes(
 
     expect(status).to_have_attribute("data-state", "paused")
     expect(status).to_contain_text("Live updates paused")
+
+
+def test_a_page_holds_one_socket_for_all_of_its_live_parts(browsers: Browsers, manager: User) -> None:
+    from apps.health import live, services
+    from apps.health.models import Host, Probe, State
+    from apps.health.probes import Reading
+
+    host = Host.objects.create(name="web-1")
+    board = browsers.signed_in(manager)
+    wait_until_live(board)
+    # Counted from a fresh load, once the first load's socket is open.
+    sockets: list[str] = []
+    board.on("websocket", lambda socket: sockets.append(socket.url))
+    board.reload()
+    wait_until_live(board)
+    mark_window(board)
+
+    # The incidents, the remediation section and the health strip share the page's one socket.
+    assert len(sockets) == 1
+    assert sockets[0].endswith("/ws/live/?topic=board&topic=runs&topic=health%3Astrip")
+
+    def sample() -> None:
+        services.readings_record(host=host, readings=[Reading(Probe.CPU, State.CRITICAL, 99.0, "99% of 2 cores")])
+        live.publish_host(host)
+
+    outside_event_loop(sample)
+
+    expect(board.locator('#health-strip [data-host="web-1"]')).to_contain_text("critical", timeout=LIVE_MS)
+    assert len(sockets) == 1
+    assert_not_reloaded(board)

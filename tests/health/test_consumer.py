@@ -1,59 +1,30 @@
-"""The live health socket, through the whole ASGI stack (origin check, session auth, routing) and
+"""The live health parts, through the whole ASGI stack (origin check, session auth, routing) and
 the Redis channel layer: signed-in users only, and each page gets only what it shows."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.test import Client
 
 from apps.accounts.models import User
+from apps.core.consumers import BAD_REQUEST, NOT_ALLOWED
 from apps.health import live, services
-from apps.health.consumers import BAD_REQUEST, NOT_ALLOWED
 from apps.health.models import Host, Probe, SecuritySnapshot, State
 from apps.health.probes import Reading
-from incidentcenter.asgi import application
+from tests.livesockets import TIMEOUT, Sockets, live_path, login, sockets
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+__all__ = ["sockets"]
 
-ORIGIN = (b"origin", b"http://127.0.0.1")
-TIMEOUT = 5
-
-Sockets = Callable[..., WebsocketCommunicator]
-
-
-def _session_cookie(user: User) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+STRIP = live_path("health:strip")
 
 
 @pytest.fixture
 async def session(responder: User) -> str:
-    return await database_sync_to_async(_session_cookie)(responder)
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[Sockets]:
-    """Open sockets through this; each one still open at the end is disconnected."""
-    opened: list[WebsocketCommunicator] = []
-
-    def open_socket(path: str, session: str | None = None, *, origin: bool = True) -> WebsocketCommunicator:
-        headers = [ORIGIN] if origin else []
-        if session is not None:
-            headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode()))
-        communicator = WebsocketCommunicator(application, path, headers=headers)
-        opened.append(communicator)
-        return communicator
-
-    yield open_socket
-    for communicator in opened:
-        await communicator.disconnect()
+    return await login(responder)
 
 
 def _sample_round(host: Host) -> None:
@@ -82,26 +53,26 @@ def sampled(host: Host, other_host: Host) -> tuple[Host, Host]:
 
 
 async def test_anonymous_sockets_are_refused(sockets: Sockets) -> None:
-    for path in ("/ws/health/", "/ws/health/?view=strip", "/ws/health/?view=widgets&host=web-1"):
+    for path in (STRIP, live_path("health:widgets"), live_path("health:widgets:web-1")):
         assert await sockets(path).connect(timeout=TIMEOUT) == (False, NOT_ALLOWED), path
 
 
 async def test_a_socket_without_origin_is_refused(session: str, sockets: Sockets) -> None:
-    connected, _ = await sockets("/ws/health/?view=strip", session, origin=False).connect(timeout=TIMEOUT)
+    connected, _ = await sockets(STRIP, session, origin=False).connect(timeout=TIMEOUT)
 
     assert connected is False
 
 
 async def test_a_socket_asking_for_something_that_does_not_exist_is_refused(session: str, sockets: Sockets) -> None:
-    for query in ("view=xyz", "probes=nope", "probes=cpu,nope", "host=../x", "view=widgets&host=Web_1",
-                  "host=" + "a" * 64):  # fmt: skip
-        assert await sockets(f"/ws/health/?{query}", session).connect(timeout=TIMEOUT) == (False, BAD_REQUEST), query
+    for topic in ("health", "health:xyz", "health:strip:web-1", "health:widgets:*:nope", "health:widgets:*:cpu,nope",
+                  "health:widgets:../x", "health:widgets:Web_1", "health:widgets:" + "a" * 64):  # fmt: skip
+        assert await sockets(live_path(topic), session).connect(timeout=TIMEOUT) == (False, BAD_REQUEST), topic
 
 
 async def test_the_strip_view_receives_the_board_strip(
     sampled: tuple[Host, Host], session: str, sockets: Sockets
 ) -> None:
-    board = await _connected(sockets, "/ws/health/?view=strip", session)
+    board = await _connected(sockets, STRIP, session)
 
     await database_sync_to_async(live.publish_host)(sampled[0])
 
@@ -117,7 +88,7 @@ async def test_a_host_page_receives_its_hosts_widgets_and_no_others(
     sampled: tuple[Host, Host], session: str, sockets: Sockets
 ) -> None:
     web_1, web_2 = sampled
-    page = await _connected(sockets, "/ws/health/?view=widgets&host=web-1", session)
+    page = await _connected(sockets, live_path("health:widgets:web-1"), session)
 
     await database_sync_to_async(live.publish_host)(web_2)
     await database_sync_to_async(live.publish_host)(web_1)
@@ -136,7 +107,7 @@ async def test_a_page_of_every_host_receives_each_hosts_widgets(
     sampled: tuple[Host, Host], session: str, sockets: Sockets
 ) -> None:
     web_1, web_2 = sampled
-    overview = await _connected(sockets, "/ws/health/?view=widgets", session)
+    overview = await _connected(sockets, live_path("health:widgets"), session)
 
     await database_sync_to_async(live.publish_host)(web_1)
     await database_sync_to_async(live.publish_host)(web_2)
@@ -149,7 +120,7 @@ async def test_a_page_showing_some_probes_receives_only_those(
     sampled: tuple[Host, Host], session: str, sockets: Sockets
 ) -> None:
     web_1, _ = sampled
-    panel = await _connected(sockets, "/ws/health/?view=widgets&probes=cpu", session)
+    panel = await _connected(sockets, live_path("health:widgets:*:cpu"), session)
 
     await database_sync_to_async(live.publish_host)(web_1)
 
@@ -163,7 +134,7 @@ async def test_a_snapshot_reaches_its_hosts_page(
     sampled: tuple[Host, Host], responder: User, session: str, sockets: Sockets
 ) -> None:
     web_1, web_2 = sampled
-    page = await _connected(sockets, "/ws/health/?view=widgets&host=web-1", session)
+    page = await _connected(sockets, live_path("health:widgets:web-1"), session)
 
     def take(host: Host) -> None:
         snapshot = SecuritySnapshot.objects.create(
@@ -181,10 +152,14 @@ async def test_a_snapshot_reaches_its_hosts_page(
     assert await page.receive_nothing(timeout=0.5)
 
 
-async def test_what_a_page_sends_is_ignored(sampled: tuple[Host, Host], session: str, sockets: Sockets) -> None:
-    page = await _connected(sockets, "/ws/health/?view=strip", session)
+async def test_what_a_page_sends_but_refresh_is_ignored(
+    sampled: tuple[Host, Host], session: str, sockets: Sockets
+) -> None:
+    page = await _connected(sockets, STRIP, session)
 
     await page.send_to(text_data='{"view": "widgets", "host": "web-2"}')
+    # Catching up has nothing to send: the next sample arrives within seconds.
+    await page.send_to(text_data="refresh")
 
     assert await page.receive_nothing(timeout=0.5)
     await database_sync_to_async(live.publish_host)(sampled[0])
@@ -196,7 +171,7 @@ async def test_a_burst_of_pages_opening_at_once_all_connect_and_all_get_the_upda
 ) -> None:
     # More pages than redis-py's default pool of 100 connections join the group at the same time
     # (a team opening the dashboard during an outage); none may be refused.
-    pages = [sockets("/ws/health/?view=strip", session) for _ in range(150)]
+    pages = [sockets(STRIP, session) for _ in range(150)]
     results = await asyncio.gather(*(page.connect(timeout=30) for page in pages))
     assert all(connected for connected, _ in results)
 

@@ -1,6 +1,7 @@
-"""The health fan-out as many open pages see it: the pages of a process share one subscription to
-the group, a page that went away never stops the others, what a worker publishes through Redis
-reaches pages joined through the channel layer, and a round reads its sparklines once a minute."""
+"""The fan-out as many open pages see it: the sockets of a process share one subscription to the
+layer and one render per view, a slow or broken socket never holds up the others, what a worker
+publishes through Redis reaches sockets joined through the channel layer, and a health round reads
+its sparklines once a minute."""
 
 from __future__ import annotations
 
@@ -12,51 +13,36 @@ import pytest
 import time_machine
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.accounts.models import User
-from apps.core.live import broadcast, local_group, local_join, local_leave
+from apps.core.consumers import LiveConsumer, hub
+from apps.core.live import MESSAGE_TYPE, LivePart, fixed_topic, publish
 from apps.health import live
 from apps.health.models import Host, MinuteAggregate, Probe, State
-from incidentcenter.asgi import application
 from tests.health.conftest import record
-
-ORIGIN = (b"origin", b"http://127.0.0.1")
-TIMEOUT = 5
-
-
-def _session_cookie(user: User) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-def _socket(path: str, session: str) -> WebsocketCommunicator:
-    cookie = (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode())
-    return WebsocketCommunicator(application, path, headers=[ORIGIN, cookie])
+from tests.livesockets import TIMEOUT, live_path, login, socket
 
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-async def test_the_pages_of_a_process_share_one_subscription_and_release_it(host: Host, responder: User) -> None:
-    session = await database_sync_to_async(_session_cookie)(responder)
+async def test_the_sockets_of_a_process_share_one_subscription_and_release_it(host: Host, responder: User) -> None:
+    session = await login(responder)
     await database_sync_to_async(record)(host, Probe.CPU, State.OK, 12.0, "12% of 2 cores")
-    pages = [_socket("/ws/health/?view=widgets&probes=cpu", session) for _ in range(20)]
+    pages = [socket(live_path("health:widgets:*:cpu"), session) for _ in range(20)]
     assert all(connected for connected, _ in await asyncio.gather(*(p.connect(timeout=TIMEOUT) for p in pages)))
 
-    shared = local_group(live.HEALTH_GROUP)
+    shared = hub()
     assert shared is not None
     assert shared.running
-    assert len(shared.listeners) == 20
-    # One channel of the layer in the group for all twenty pages.
+    (view,) = shared.topics[live.HEALTH_TOPIC]
+    assert len(view.sockets) == 20
+    # One channel of the layer in the group for all twenty sockets.
     layer = get_channel_layer()
     assert layer is not None
     in_process = layer._get_layer()
-    assert in_process.groups[in_process._get_group_channel_name(live.HEALTH_GROUP)] == {shared.channel}
+    assert in_process.groups[in_process._get_group_channel_name(live.HEALTH_TOPIC)] == {shared.channel}
 
     await database_sync_to_async(live.publish_host)(host)
     received = await asyncio.gather(*(p.receive_from(timeout=TIMEOUT) for p in pages))
@@ -67,49 +53,84 @@ async def test_the_pages_of_a_process_share_one_subscription_and_release_it(host
     assert shared.running
     await pages[-1].disconnect()
     assert not shared.running
-    assert not shared.listeners
-    assert in_process._get_group_channel_name(live.HEALTH_GROUP) not in in_process.groups
+    assert not shared.topics
+    assert not shared.views
+    assert in_process._get_group_channel_name(live.HEALTH_TOPIC) not in in_process.groups
+
+
+class _Browser:
+    """An accepted socket's ASGI side: `send` either records the message or blocks until let go."""
+
+    def __init__(self, *, stalled: bool = False, broken: bool = False) -> None:
+        self.sent: list[str] = []
+        self.arrived = asyncio.Event()
+        self.go = asyncio.Event()
+        if not stalled:
+            self.go.set()
+        self.broken = broken
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.broken:
+            raise ConnectionResetError("the page went away")
+        await self.go.wait()
+        self.sent.append(message["text"])
+        self.arrived.set()
+
+    def socket(self) -> LiveConsumer:
+        consumer = LiveConsumer()
+        consumer.base_send = self.send
+        consumer.accepted = True
+        return consumer
+
+
+def _echo(key: str, user: Any, data: dict[str, Any] | None) -> str:
+    return f"<p>{(data or {}).get('n')}</p>"
 
 
 @pytest.mark.redis
-async def test_a_listener_that_fails_does_not_stop_the_others() -> None:
-    got: list[str] = []
-    second_done = asyncio.Event()
-
-    async def gone(message: dict[str, Any]) -> None:
-        raise ConnectionResetError("the page went away")
-
-    async def broken(message: dict[str, Any]) -> None:
-        raise ValueError("a bug in one page's handler")
-
-    async def fine(message: dict[str, Any]) -> None:
-        got.append(message["text"])
-        second_done.set()
-
-    await local_join("fanout-test", "gone", gone)
-    await local_join("fanout-test", "broken", broken)
-    await local_join("fanout-test", "fine", fine)
+@pytest.mark.django_db(transaction=True)
+async def test_a_stalled_or_broken_socket_holds_up_no_other() -> None:
+    part = LivePart("fanouttest", fixed_topic("fanout-test"), lambda user, key: True, _echo)
+    stalled, broken, fine = _Browser(stalled=True), _Browser(broken=True), _Browser()
+    shared = hub()
+    assert shared is not None
+    sockets = [stalled.socket(), broken.socket(), fine.socket()]
+    views = [await shared.join(s, part, "", None, None) for s in sockets]
     try:
-        await database_sync_to_async(broadcast)(["fanout-test"], {"type": "x", "text": "hello"})
-        await asyncio.wait_for(second_done.wait(), TIMEOUT)
-        assert got == ["hello"]
+        for n in (1, 2):
+            await database_sync_to_async(publish)("fanout-test", {"n": n})
+            await asyncio.wait_for(fine.arrived.wait(), TIMEOUT)
+            fine.arrived.clear()
+        assert fine.sent == ["<p>1</p>", "<p>2</p>"]
+        assert stalled.sent == []
+
+        # Once the stalled browser reads again, it gets everything, in order.
+        stalled.go.set()
+        await asyncio.wait_for(stalled.arrived.wait(), TIMEOUT)
+        while len(stalled.sent) < 2:
+            stalled.arrived.clear()
+            await asyncio.wait_for(stalled.arrived.wait(), TIMEOUT)
+        assert stalled.sent == ["<p>1</p>", "<p>2</p>"]
     finally:
-        for key in ("gone", "broken", "fine"):
-            await local_leave("fanout-test", key)
+        for s, view in zip(sockets, views, strict=True):
+            await shared.leave(s, view)
 
 
 @pytest.mark.redis
-async def test_what_broadcast_publishes_reaches_a_channel_joined_through_the_layer() -> None:
-    # broadcast() publishes straight to Redis, where the pub/sub layer listens for the group.
+@pytest.mark.django_db(transaction=True)
+async def test_what_publish_sends_reaches_a_channel_joined_through_the_layer() -> None:
+    # publish() sends one PUBLISH straight to Redis, where the pub/sub layer listens for the group.
     layer = get_channel_layer()
     assert layer is not None
     channel = await layer.new_channel()
-    await layer.group_add("broadcast-test", channel)
+    await layer.group_add("publish-test", channel)
     try:
-        await database_sync_to_async(broadcast)(["broadcast-test", "other"], {"type": "t.x", "n": 1})
-        assert await asyncio.wait_for(layer.receive(channel), TIMEOUT) == {"type": "t.x", "n": 1}
+        await database_sync_to_async(publish)("publish-test", {"n": 1})
+        message = await asyncio.wait_for(layer.receive(channel), TIMEOUT)
+        assert message == {"type": MESSAGE_TYPE, "topic": "publish-test", "id": message["id"], "data": {"n": 1}}
+        assert len(message["id"]) == 32
     finally:
-        await layer.group_discard("broadcast-test", channel)
+        await layer.group_discard("publish-test", channel)
 
 
 @pytest.mark.django_db

@@ -1,9 +1,10 @@
-"""The live board and incident sockets, through the whole ASGI stack (origin check, session auth,
+"""The live board and incident page, through the whole ASGI stack (origin check, session auth,
 routing) and the Redis channel layer, as a browser reaches them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import zoneinfo
+from collections.abc import Iterator
 
 import pytest
 from channels.db import database_sync_to_async
@@ -11,37 +12,24 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
-from django.test import Client, override_settings
+from django.test import override_settings
 
 from apps.accounts.models import User
+from apps.core.consumers import BAD_REQUEST, NOT_ALLOWED, NOT_FOUND, REFRESH_INTERVAL_SECONDS
 from apps.incidents import services
-from apps.incidents.consumers import NOT_ALLOWED, NOT_FOUND, REFRESH_INTERVAL_SECONDS
 from apps.incidents.models import ChecklistItem, Incident
 from incidentcenter.asgi import application
 from tests.factories import declare_incident
+from tests.livesockets import TIMEOUT, Sockets, live_path, login, sockets
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+__all__ = ["sockets"]
 
-ORIGIN = (b"origin", b"http://127.0.0.1")
-# Rendering a page's live pieces takes a few database queries; leave room on a busy machine.
-TIMEOUT = 5
-
-
-def _session_cookie(user: User) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+BOARD = live_path("board")
 
 
-async def _login(user: User) -> str:
-    return await database_sync_to_async(_session_cookie)(user)
-
-
-def _socket(path: str, session: str | None = None, *, origin: bool = True) -> WebsocketCommunicator:
-    headers = [ORIGIN] if origin else []
-    if session is not None:
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode()))
-    return WebsocketCommunicator(application, path, headers=headers)
+def _page(incident: Incident) -> str:
+    return live_path(f"incident.{incident.pk}")
 
 
 @pytest.fixture(autouse=True)
@@ -54,21 +42,6 @@ def fast_password_hashing() -> Iterator[None]:
 @pytest.fixture
 def incident(procedures: object, responder: User) -> Incident:
     return declare_incident(responder, title="Primary database down")
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[Callable[..., WebsocketCommunicator]]:
-    """Open sockets through this; each one still open at the end is disconnected."""
-    opened: list[WebsocketCommunicator] = []
-
-    def open_socket(path: str, session: str | None = None, *, origin: bool = True) -> WebsocketCommunicator:
-        communicator = _socket(path, session, origin=origin)
-        opened.append(communicator)
-        return communicator
-
-    yield open_socket
-    for communicator in opened:
-        await communicator.disconnect()
 
 
 def _first_pending_item(incident: Incident) -> ChecklistItem:
@@ -92,28 +65,24 @@ def test_the_channel_layer_is_redis_when_redis_url_is_set() -> None:
     assert isinstance(get_channel_layer(), RedisPubSubChannelLayer)
 
 
-async def test_anonymous_sockets_are_refused(incident: Incident, sockets: Callable[..., WebsocketCommunicator]) -> None:
-    for path in ("/ws/board/", f"/ws/incidents/{incident.pk}/"):
+async def test_anonymous_sockets_are_refused(incident: Incident, sockets: Sockets) -> None:
+    for path in (BOARD, _page(incident)):
         connected, code = await sockets(path).connect(timeout=TIMEOUT)
         assert (connected, code) == (False, NOT_ALLOWED), path
 
 
-async def test_a_socket_without_origin_is_refused(
-    incident: Incident, responder: User, sockets: Callable[..., WebsocketCommunicator]
-) -> None:
-    session = await _login(responder)
-    for path in ("/ws/board/", f"/ws/incidents/{incident.pk}/"):
+async def test_a_socket_without_origin_is_refused(incident: Incident, responder: User, sockets: Sockets) -> None:
+    session = await login(responder)
+    for path in (BOARD, _page(incident)):
         connected, _ = await sockets(path, session, origin=False).connect(timeout=TIMEOUT)
         assert connected is False, path
 
 
-async def test_a_socket_from_a_foreign_origin_is_refused(
-    incident: Incident, responder: User, sockets: Callable[..., WebsocketCommunicator]
-) -> None:
-    session = await _login(responder)
+async def test_a_socket_from_a_foreign_origin_is_refused(incident: Incident, responder: User, sockets: Sockets) -> None:
+    session = await login(responder)
     communicator = WebsocketCommunicator(
         application,
-        f"/ws/incidents/{incident.pk}/",
+        _page(incident),
         headers=[
             (b"origin", b"http://evil.example.com"),
             (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode()),
@@ -124,34 +93,30 @@ async def test_a_socket_from_a_foreign_origin_is_refused(
     await communicator.disconnect()
 
 
-async def test_an_unknown_session_is_refused(incident: Incident, sockets: Callable[..., WebsocketCommunicator]) -> None:
-    connected, code = await sockets(f"/ws/incidents/{incident.pk}/", "not-a-session").connect(timeout=TIMEOUT)
+async def test_an_unknown_session_is_refused(incident: Incident, sockets: Sockets) -> None:
+    connected, code = await sockets(_page(incident), "not-a-session").connect(timeout=TIMEOUT)
     assert (connected, code) == (False, NOT_ALLOWED)
 
 
-async def test_manager_is_accepted_read_only_role(
-    incident: Incident, manager: User, sockets: Callable[..., WebsocketCommunicator]
-) -> None:
-    session = await _login(manager)
-    for path in ("/ws/board/", f"/ws/incidents/{incident.pk}/"):
+async def test_manager_is_accepted_read_only_role(incident: Incident, manager: User, sockets: Sockets) -> None:
+    session = await login(manager)
+    for path in (BOARD, _page(incident)):
         connected, _ = await sockets(path, session).connect(timeout=TIMEOUT)
         assert connected is True, path
 
 
-async def test_an_unknown_incident_is_closed_with_4404(
-    incident: Incident, responder: User, sockets: Callable[..., WebsocketCommunicator]
-) -> None:
-    session = await _login(responder)
-    connected, code = await sockets(f"/ws/incidents/{incident.pk + 1000}/", session).connect(timeout=TIMEOUT)
+async def test_an_unknown_incident_is_closed_with_4404(incident: Incident, responder: User, sockets: Sockets) -> None:
+    session = await login(responder)
+    connected, code = await sockets(live_path(f"incident.{incident.pk + 1000}"), session).connect(timeout=TIMEOUT)
     assert (connected, code) == (False, NOT_FOUND)
 
 
 async def test_a_checklist_tick_reaches_the_incident_page_and_the_board(
-    incident: Incident, responder: User, second_responder: User, sockets: Callable[..., WebsocketCommunicator]
+    incident: Incident, responder: User, second_responder: User, sockets: Sockets
 ) -> None:
-    session = await _login(second_responder)
-    page = sockets(f"/ws/incidents/{incident.pk}/", session)
-    board = sockets("/ws/board/", session)
+    session = await login(second_responder)
+    page = sockets(_page(incident), session)
+    board = sockets(BOARD, session)
     assert (await page.connect(timeout=TIMEOUT))[0]
     assert (await board.connect(timeout=TIMEOUT))[0]
 
@@ -170,11 +135,9 @@ async def test_a_checklist_tick_reaches_the_incident_page_and_the_board(
     assert "1/" in board_html  # one step of the checklist finished
 
 
-async def test_a_status_change_reaches_the_board(
-    incident: Incident, responder: User, sockets: Callable[..., WebsocketCommunicator]
-) -> None:
-    session = await _login(responder)
-    board = sockets("/ws/board/", session)
+async def test_a_status_change_reaches_the_board(incident: Incident, responder: User, sockets: Sockets) -> None:
+    session = await login(responder)
+    board = sockets(BOARD, session)
     assert (await board.connect(timeout=TIMEOUT))[0]
 
     await database_sync_to_async(services.incident_change_status)(
@@ -189,10 +152,10 @@ async def test_a_status_change_reaches_the_board(
 
 
 async def test_each_socket_renders_controls_for_its_own_user(
-    incident: Incident, responder: User, manager: User, sockets: Callable[..., WebsocketCommunicator]
+    incident: Incident, responder: User, manager: User, sockets: Sockets
 ) -> None:
-    responder_page = sockets(f"/ws/incidents/{incident.pk}/", await _login(responder))
-    manager_page = sockets(f"/ws/incidents/{incident.pk}/", await _login(manager))
+    responder_page = sockets(_page(incident), await login(responder))
+    manager_page = sockets(_page(incident), await login(manager))
     assert (await responder_page.connect(timeout=TIMEOUT))[0]
     assert (await manager_page.connect(timeout=TIMEOUT))[0]
 
@@ -210,9 +173,9 @@ async def test_each_socket_renders_controls_for_its_own_user(
 
 
 async def test_refresh_returns_a_render_and_junk_is_ignored(
-    incident: Incident, manager: User, sockets: Callable[..., WebsocketCommunicator]
+    incident: Incident, manager: User, sockets: Sockets
 ) -> None:
-    page = sockets(f"/ws/incidents/{incident.pk}/", await _login(manager))
+    page = sockets(_page(incident), await login(manager))
     assert (await page.connect(timeout=TIMEOUT))[0]
 
     await page.send_to(text_data="refresh")
@@ -230,10 +193,8 @@ async def test_refresh_returns_a_render_and_junk_is_ignored(
     assert 'id="incident-timeline"' in await page.receive_from(timeout=TIMEOUT)
 
 
-async def test_board_refresh_returns_the_board(
-    incident: Incident, manager: User, sockets: Callable[..., WebsocketCommunicator]
-) -> None:
-    board = sockets("/ws/board/", await _login(manager))
+async def test_board_refresh_returns_the_board(incident: Incident, manager: User, sockets: Sockets) -> None:
+    board = sockets(BOARD, await login(manager))
     assert (await board.connect(timeout=TIMEOUT))[0]
     await board.send_to(text_data="refresh")
     html = await board.receive_from(timeout=TIMEOUT)
@@ -242,9 +203,9 @@ async def test_board_refresh_returns_the_board(
 
 
 async def test_refreshes_faster_than_the_interval_are_folded_into_one_later_render(
-    incident: Incident, manager: User, sockets: Callable[..., WebsocketCommunicator]
+    incident: Incident, manager: User, sockets: Sockets
 ) -> None:
-    page = sockets(f"/ws/incidents/{incident.pk}/", await _login(manager))
+    page = sockets(_page(incident), await login(manager))
     assert (await page.connect(timeout=TIMEOUT))[0]
     for _ in range(3):
         await page.send_to(text_data="refresh")
@@ -258,14 +219,74 @@ async def test_refreshes_faster_than_the_interval_are_folded_into_one_later_rend
 
 
 async def test_a_socket_idle_longer_than_the_layers_blocking_read_still_gets_changes(
-    incident: Incident, responder: User, manager: User, sockets: Callable[..., WebsocketCommunicator]
+    incident: Incident, responder: User, manager: User, sockets: Sockets
 ) -> None:
     # redis-py 8 times out a socket read after 5 s by default; a page quiet for longer than that
     # must still get the next change (it once crashed every quiet page's consumer).
-    page = sockets(f"/ws/incidents/{incident.pk}/", await _login(manager))
+    page = sockets(_page(incident), await login(manager))
     assert (await page.connect(timeout=TIMEOUT))[0]
 
     assert await page.receive_nothing(timeout=6.5, interval=0.1)
     await _tick(incident, responder)
 
     assert "state-done" in await page.receive_from(timeout=TIMEOUT)
+
+
+async def test_a_socket_asking_for_what_does_not_exist_is_refused_with_4400(
+    incident: Incident, responder: User, sockets: Sockets
+) -> None:
+    session = await login(responder)
+    for path in (
+        "/ws/live/",
+        live_path("nothing"),
+        live_path("incident"),
+        live_path("incident.abc"),
+        live_path("incident.-1"),
+        live_path("board.5"),
+        live_path("board", "Board"),
+        live_path(*(f"incident.{n}" for n in range(20))),
+        "/ws/live/?topic=incident.5%0A",
+    ):
+        assert await sockets(path, session).connect(timeout=TIMEOUT) == (False, BAD_REQUEST), path
+
+
+async def test_one_socket_follows_every_part_of_its_page(
+    incident: Incident, responder: User, manager: User, sockets: Sockets
+) -> None:
+    # The board page: its incidents, the remediation section and the health strip on one socket.
+    board = sockets(live_path("board", "runs", "health:strip"), await login(manager))
+    assert (await board.connect(timeout=TIMEOUT))[0]
+
+    # Catching up renders each part that can (health waits for its next sample).
+    await board.send_to(text_data="refresh")
+    received = sorted([(await board.receive_from(timeout=TIMEOUT)).strip() for _ in range(2)])
+    assert received[0].startswith('<div id="remediation-board" class="remediation-board" hx-swap-oob="true">')
+    assert received[1].startswith('<section id="board" hx-swap-oob="true"')
+    assert await board.receive_nothing(timeout=0.3)
+
+    await database_sync_to_async(services.incident_change_status)(
+        incident_id=incident.pk,
+        user=responder,
+        from_status=Incident.Status.INVESTIGATING,
+        to_status=Incident.Status.MITIGATING,
+    )
+    assert "status-mitigating" in await board.receive_from(timeout=TIMEOUT)
+
+
+async def test_a_push_shows_times_in_each_viewers_time_zone(
+    incident: Incident, responder: User, manager: User, sockets: Sockets
+) -> None:
+    tokyo = await database_sync_to_async(User.objects.create_user)(
+        "tokyo-manager", role=User.Role.MANAGER, timezone="Asia/Tokyo"
+    )
+    utc_page = sockets(_page(incident), await login(manager))
+    tokyo_page = sockets(_page(incident), await login(tokyo))
+    assert (await utc_page.connect(timeout=TIMEOUT))[0]
+    assert (await tokyo_page.connect(timeout=TIMEOUT))[0]
+
+    await _tick(incident, responder)
+
+    declared = incident.declared_at
+    assert declared.strftime("%Y-%m-%d %H:%M UTC") in await utc_page.receive_from(timeout=TIMEOUT)
+    in_tokyo = declared.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert in_tokyo.strftime("%Y-%m-%d %H:%M JST") in await tokyo_page.receive_from(timeout=TIMEOUT)
