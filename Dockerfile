@@ -14,4 +14,7 @@ RUN DEBUG=1 python manage.py collectstatic --noinput \
     && mkdir -p /srv/var && chown -R incidentcenter /srv/var
 USER incidentcenter
 EXPOSE 8000
-CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers", "incidentcenter.asgi:application"]
+# A deep listen backlog and a longer handshake timeout: when an incident starts, everyone opens
+# the board at once (README "Deployment": how many processes to run).
+CMD ["daphne", "-e", "tcp:port=8000:interface=0.0.0.0:backlog=2048", "--websocket_connect_timeout", "30", \
+     "--proxy-headers", "incidentcenter.asgi:application"]
