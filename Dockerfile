@@ -14,7 +14,9 @@ RUN DEBUG=1 python manage.py collectstatic --noinput \
     && mkdir -p /srv/var && chown -R incidentcenter /srv/var
 USER incidentcenter
 EXPOSE 8000
-# A deep listen backlog and a longer handshake timeout: when an incident starts, everyone opens
-# the board at once (README "Deployment": how many processes to run).
-CMD ["daphne", "-e", "tcp:port=8000:interface=0.0.0.0:backlog=2048", "--websocket_connect_timeout", "30", \
-     "--proxy-headers", "incidentcenter.asgi:application"]
+# uvicorn: it fans a live update out to many open pages faster than daphne (benchmarks/README.md,
+# health_fanout.py). A deep listen backlog: when an incident starts, everyone opens the board at
+# once. FORWARDED_ALLOW_IPS names the reverse proxy whose X-Forwarded-* headers are trusted.
+ENV FORWARDED_ALLOW_IPS=127.0.0.1
+CMD ["uvicorn", "incidentcenter.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--backlog", "2048", \
+     "--lifespan", "off", "--proxy-headers"]

@@ -202,7 +202,7 @@ def run_bare(count: int, seconds: float) -> Result:
 
 # --- Incident Center ----------------------------------------------------------------------
 def server_command(server: str, port: int) -> list[str]:
-    """The ASGI server as deployed: daphne (the Dockerfile's) or uvicorn, one process each."""
+    """The ASGI server as deployed: uvicorn (the Dockerfile's) or daphne, one process each."""
     if server == "daphne":
         # The deployment the README recommends: a listen backlog for a crowd opening the page at
         # once (Twisted's default is 50), and time for a burst of handshakes, which read the
