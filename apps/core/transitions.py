@@ -33,6 +33,12 @@ class Transitions:
     def can(self, current: str, target: str) -> bool:
         return str(target) in self.allowed(current)
 
+    def sources(self, target: str) -> list[str]:
+        """The states that may become `target`: the condition of a conditional update that claims a
+        row (`filter(state__in=T.sources(X)).update(state=X)`), so the table decides what is legal
+        and the update decides who wins a race."""
+        return sorted(state for state, targets in self.table.items() if str(target) in targets)
+
     def check(self, current: str, target: str) -> None:
         if not self.can(current, target):
             raise TransitionError(f"It is {self._label(current)}: it cannot become {self._label(target)}.")

@@ -18,13 +18,6 @@ from apps.core.transitions import Transitions
 from apps.incidents.models import Incident, NotificationEntry
 
 
-def sources(transitions: Transitions, target: str) -> list[str]:
-    """The states from which `target` may be reached: for the conditional updates that claim a
-    row (`filter(state__in=sources(...)).update(state=target)`), so the table decides what is
-    legal and the update decides who wins."""
-    return sorted(state for state in transitions.table if transitions.can(state, target))
-
-
 class Channel(models.Model):
     """One way to reach a contact. The primary is tried first, then the secondary."""
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.accounts.permissions import can_work_incidents
 from apps.contacts.models import Contact
 from apps.incidents.models import Incident
-from apps.paging.models import Channel, DeliveryAttempt, Escalation, EscalationStep, Page, PathLevel, sources
+from apps.paging.models import Channel, DeliveryAttempt, Escalation, EscalationStep, Page, PathLevel
 
 State = Escalation.State
 PANEL_PAGES = 30
@@ -34,7 +34,7 @@ def attention(incidents: Sequence[Incident]) -> dict[int, list[str]]:
         # Open escalations: nobody acknowledged yet (what the table still lets become acknowledged).
         Escalation.objects.filter(
             incident_id__in=[i.pk for i in incidents],
-            state__in=sources(Escalation.TRANSITIONS, State.ACKNOWLEDGED),
+            state__in=Escalation.TRANSITIONS.sources(State.ACKNOWLEDGED),
         )
         .annotate(failed_pages=Coalesce(Subquery(failed, output_field=IntegerField()), 0))
         .values_list("incident_id", "state", "next_step_due_at", "late_warning", "failed_pages", "end_reason")

@@ -115,12 +115,6 @@ class ActionRun(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} on {self.host_id}"
 
-    @classmethod
-    def states_before(cls, target: str) -> list[str]:
-        """The states that may become `target`: the condition of a claim's conditional update and
-        of the sweeper's queries, read from the same table as every other guard."""
-        return [state for state, targets in cls.TRANSITIONS.table.items() if target in targets]
-
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES

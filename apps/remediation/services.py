@@ -233,7 +233,7 @@ def run_claim(*, run_id: int, worker: str) -> ActionRun | None:
     finds nothing to claim and runs nothing."""
     now = timezone.now()
     allowed = Q(needs_approval=False) | Q(approved_at__isnull=False) | ~Q(break_glass_reason="")
-    candidates = ActionRun.objects.filter(allowed, pk=run_id, state__in=ActionRun.states_before(State.RUNNING))
+    candidates = ActionRun.objects.filter(allowed, pk=run_id, state__in=ActionRun.TRANSITIONS.sources(State.RUNNING))
     # Only a host's own worker runs its actions (in embedded mode this process is every host).
     if (only := this_host_only()) is not None:
         candidates = candidates.filter(host__name=only)
@@ -353,7 +353,7 @@ def runs_sweep() -> SweepReport:
         report.resent.append(run.pk)
     lost_before = now - timedelta(seconds=settings.REMEDIATION_LOST_SECONDS)
     for run_id in ActionRun.objects.filter(
-        state__in=ActionRun.states_before(State.LOST), heartbeat_at__lt=lost_before
+        state__in=ActionRun.TRANSITIONS.sources(State.LOST), heartbeat_at__lt=lost_before
     ).values_list("pk", flat=True):
         if run_lost(run_id=run_id):
             report.lost.append(run_id)

@@ -31,7 +31,7 @@ def test_the_table_holds_the_runs_lifecycle():
     }
     assert set(ActionRun.OPEN_STATES) == {State.AWAITING_APPROVAL, State.QUEUED, State.RUNNING}
     assert set(table.table) == set(State.values)
-    assert ActionRun.states_before(State.RUNNING) == [State.QUEUED]
+    assert ActionRun.TRANSITIONS.sources(State.RUNNING) == [State.QUEUED]
 
 
 def test_the_services_refuse_moves_the_table_does_not_hold(responder, manager, local_host):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.incidents.events import event_record
 from apps.incidents.models import Component, EventKind
 from apps.paging import selectors
-from apps.paging.models import Page, sources
+from apps.paging.models import Page
 from apps.paging.services.delivery import page_deliver
 from apps.paging.services.errors import PagingError
 from apps.paging.services.escalation import escalation_start, step_run
@@ -63,7 +63,7 @@ def escalations_audit() -> AuditReport:
     stuck = Page.objects.filter(state=Page.State.SENDING, claimed_at__lt=now - sending_lease())
     for page_id in stuck.values_list("pk", flat=True):
         released = Page.objects.filter(
-            pk=page_id, state__in=sources(Page.TRANSITIONS, Page.State.PENDING), claimed_at__lt=now - sending_lease()
+            pk=page_id, state__in=Page.TRANSITIONS.sources(Page.State.PENDING), claimed_at__lt=now - sending_lease()
         ).update(state=Page.State.PENDING)
         if released:
             page = page_deliver(page_id=page_id)

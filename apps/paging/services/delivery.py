@@ -22,7 +22,7 @@ from apps.incidents.live import announce_incident_changed
 from apps.incidents.models import Component, EventKind, NotificationEntry
 from apps.incidents.services import notification_record
 from apps.paging import page_content, transports
-from apps.paging.models import Channel, DeliveryAttempt, Escalation, Page, sources
+from apps.paging.models import Channel, DeliveryAttempt, Escalation, Page
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _kind_of(value: str) -> str:
 def page_deliver(*, page_id: int) -> Page | None:
     """Send the page if nobody has yet; None when another worker has it or it is done."""
     now = timezone.now()
-    claimable = sources(Page.TRANSITIONS, Page.State.SENDING)
+    claimable = Page.TRANSITIONS.sources(Page.State.SENDING)
     if not Page.objects.filter(pk=page_id, state__in=claimable).update(state=Page.State.SENDING, claimed_at=now):
         return None
     page = Page.objects.select_related("incident__declared_by", "escalation", "contact__role").get(pk=page_id)

@@ -23,7 +23,7 @@ from apps.core.jobs import enqueue
 from apps.incidents.events import event_record
 from apps.incidents.models import Component, EventKind, Incident
 from apps.incidents.services import DEFAULT_ACK_TIMEOUT_MINUTES
-from apps.paging.models import Escalation, EscalationStep, Page, PathLevel, sources
+from apps.paging.models import Escalation, EscalationStep, Page, PathLevel
 from apps.paging.renderers import duration, level_items
 from apps.paging.services.delivery import page_deliver
 from apps.paging.services.errors import PagingError
@@ -60,7 +60,7 @@ def _skip_active_step(escalation: Escalation, *, keep: EscalationStep | None = N
     """The active step, if it has not run, will not: another takes its place or paging ended."""
     if escalation.active_step_id and (keep is None or escalation.active_step_id != keep.pk):
         EscalationStep.objects.filter(
-            pk=escalation.active_step_id, state__in=sources(EscalationStep.TRANSITIONS, StepState.SKIPPED)
+            pk=escalation.active_step_id, state__in=EscalationStep.TRANSITIONS.sources(StepState.SKIPPED)
         ).update(state=StepState.SKIPPED)
 
 
@@ -234,7 +234,7 @@ def step_run(*, step_id: int, by_auditor: bool = False) -> StepOutcome:
         if step.due_at > now + EARLY_TOLERANCE:
             return StepOutcome("early", retry_in=(step.due_at - now).total_seconds())
         claimed = EscalationStep.objects.filter(
-            pk=step.pk, state__in=sources(EscalationStep.TRANSITIONS, StepState.DONE)
+            pk=step.pk, state__in=EscalationStep.TRANSITIONS.sources(StepState.DONE)
         ).update(state=StepState.DONE, ran_at=now, ran_by_auditor=by_auditor)
         if claimed != 1:
             return StepOutcome("stale")

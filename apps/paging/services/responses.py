@@ -13,7 +13,7 @@ from apps.contacts.models import Contact
 from apps.incidents.events import event_record
 from apps.incidents.models import Component, EventKind
 from apps.incidents.services import notifications_mark_answered
-from apps.paging.models import DeliveryAttempt, Escalation, EscalationStep, Page, sources
+from apps.paging.models import DeliveryAttempt, Escalation, EscalationStep, Page
 from apps.paging.renderers import level_items
 from apps.paging.services.errors import AlreadyAcknowledged, PagingConflict, PagingError
 from apps.paging.services.escalation import (
@@ -51,7 +51,7 @@ def escalation_stop_if_over(*, incident_id: int) -> bool:
         escalation = (
             Escalation.objects.select_for_update(of=("self",))
             .select_related("incident")
-            .filter(incident_id=incident_id, state__in=sources(Escalation.TRANSITIONS, State.STOPPED))
+            .filter(incident_id=incident_id, state__in=Escalation.TRANSITIONS.sources(State.STOPPED))
             .first()
         )
         if escalation is None or escalation.incident.is_active:
