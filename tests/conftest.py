@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.conf import settings
+from django.db import connections
 from django.test import Client, override_settings
 
 from apps.accounts.models import User
@@ -92,6 +94,15 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     jobs.stop_in_process()  # and whatever a server thread sent while the fixtures were torn down
     if not stopped:
         pytest.fail(f"{item.nodeid}: a background job was still running 10 s after the test ended")
+
+
+@pytest.fixture(autouse=True)
+def _sync_thread_releases_its_connections() -> Iterator[None]:
+    """Async tests run database work on asgiref's one shared sync thread (Channels' session and user
+    lookups, `database_sync_to_async`); a connection it still holds after a test would outlive the
+    test database, whose teardown then finds it "being accessed by other users"."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
 @pytest.fixture(autouse=True)
