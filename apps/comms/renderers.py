@@ -8,22 +8,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.comms.models import Update
-from apps.incidents.events import register_link, renders
+from apps.incidents.events import label_of, register_link, renders
 from apps.incidents.models import EventKind, TimelineEvent
-
-
-def _status_label(value: str) -> str:
-    try:
-        return str(Update.Status(value).label)
-    except ValueError:
-        return value
 
 
 @renders(EventKind.UPDATE_POSTED)
 def update_posted(event: TimelineEvent) -> str:
     d = event.data
     public = d.get("audience") == Update.Audience.PUBLIC
-    words = f"{'Public' if public else 'Internal'} update posted: {_status_label(d['status'])}"
+    words = f"{'Public' if public else 'Internal'} update posted: {label_of(Update.Status, d['status'])}"
     if public and d.get("title"):
         words += f" — “{d['title']}”"
     if d.get("correction"):

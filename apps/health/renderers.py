@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from apps.health.models import Probe
-from apps.incidents.events import register_link, renders
+from apps.incidents.events import label_of, register_link, renders
 from apps.incidents.models import EventKind, TimelineEvent
 
 
@@ -20,17 +20,11 @@ def alert_resolved(event: TimelineEvent) -> str:
     return f"Alertmanager: {event.data['title']} resolved"
 
 
-def _probe_label(value: str) -> str:
-    try:
-        return str(Probe(value).label)
-    except ValueError:
-        return value
-
-
 @renders(EventKind.SIGNAL_ATTACHED, related=("host",))
 def signal_attached(event: TimelineEvent) -> str:
     host = event.host.name if event.host is not None else "a removed host"
-    return f"Signal attached: {_probe_label(event.data['probe'])} critical on {host} — {event.data.get('summary', '')}"
+    probe = label_of(Probe, event.data["probe"])
+    return f"Signal attached: {probe} critical on {host} — {event.data.get('summary', '')}"
 
 
 def _host_link(event: TimelineEvent) -> tuple[str, str] | None:

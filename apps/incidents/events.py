@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Choices, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -89,6 +89,15 @@ def register_link(ref: str, linker: Linker) -> None:
 def with_related(events: QuerySet[TimelineEvent]) -> QuerySet[TimelineEvent]:
     """Events with every relation their renderers read, in the same query."""
     return events.select_related(*sorted(_related))
+
+
+def label_of(choices: type[Choices], value: str) -> str:
+    """A stored value's label in `choices`, for renderers; the value itself when it is no longer
+    among them (an event outlives the choices of its day)."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)
 
 
 def render(event: TimelineEvent) -> str:

@@ -6,33 +6,26 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from apps.incidents.events import renders
+from apps.incidents.events import label_of, renders
 from apps.incidents.models import EventKind, Incident, NotificationEntry, Severity, TimelineEvent
 from apps.runbooks.models import Scenario
-
-
-def _label(choices: type[Severity] | type[Scenario] | type[Incident.Status], value: str) -> str:
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return value
 
 
 @renders(EventKind.DECLARED)
 def declared(event: TimelineEvent) -> str:
     d = event.data
     via = f" (by {d['via']})" if d.get("via") else ""
-    return f"Declared {_label(Severity, d['severity'])} {_label(Scenario, d['scenario'])}: {d['title']}{via}"
+    return f"Declared {label_of(Severity, d['severity'])} {label_of(Scenario, d['scenario'])}: {d['title']}{via}"
 
 
 @renders(EventKind.STATUS_CHANGED)
 def status_changed(event: TimelineEvent) -> str:
-    return f"Status: {_label(Incident.Status, event.data['from'])} → {_label(Incident.Status, event.data['to'])}"
+    return f"Status: {label_of(Incident.Status, event.data['from'])} → {label_of(Incident.Status, event.data['to'])}"
 
 
 @renders(EventKind.SEVERITY_CHANGED)
 def severity_changed(event: TimelineEvent) -> str:
-    return f"Severity: {_label(Severity, event.data['from'])} → {_label(Severity, event.data['to'])}"
+    return f"Severity: {label_of(Severity, event.data['from'])} → {label_of(Severity, event.data['to'])}"
 
 
 @renders(EventKind.ROLE_ASSIGNED)
@@ -83,10 +76,7 @@ def note_added(event: TimelineEvent) -> str:
 @renders(EventKind.NOTIFICATION_RECORDED)
 def notification_recorded(event: TimelineEvent) -> str:
     d = event.data
-    try:
-        how = str(NotificationEntry.Method(d["method"]).label).lower()
-    except ValueError:
-        how = str(d["method"])
+    how = label_of(NotificationEntry.Method, d["method"]).lower()
     return f"Notified {d['recipient']} by {how}" + (f": {d['note']}" if d.get("note") else "")
 
 

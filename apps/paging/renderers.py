@@ -24,7 +24,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from apps.incidents.events import register_link, renders
+from apps.incidents.events import label_of, register_link, renders
 from apps.incidents.models import Component, EventKind, Incident, Severity, TimelineEvent
 from apps.paging.models import Channel, DeliveryAttempt, EscalationStep
 
@@ -45,13 +45,6 @@ def describe_levels(items: list[dict[str, Any]]) -> str:
     return ("level " if len(names) == 1 else "levels ") + ", ".join(names)
 
 
-def _label(choices: Any, value: str) -> str:
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return value
-
-
 def _by_auditor(event: TimelineEvent) -> str:
     return "Auditor: paging had not started for this incident. " if event.component == Component.AUDITOR else ""
 
@@ -62,7 +55,7 @@ def paging_started(event: TimelineEvent) -> str:
     route: list[str] = d.get("route", [])
     last = int(d.get("last_level", 1))
     first_page = describe_levels(level_items(dict(enumerate(route, start=1)), last, last))
-    widened = f" ({_label(Severity, d.get('severity', ''))}: with every level above it)" if d.get("wide") else ""
+    widened = f" ({label_of(Severity, d.get('severity', ''))}: with every level above it)" if d.get("wide") else ""
     return (
         f"{_by_auditor(event)}Paging started: first page to {first_page}{widened}. "
         f"Escalation path copied: {' → '.join(route)}."
@@ -71,7 +64,7 @@ def paging_started(event: TimelineEvent) -> str:
 
 @renders(EventKind.PAGING_STOPPED)
 def paging_stopped(event: TimelineEvent) -> str:
-    status = _label(Incident.Status, event.data.get("status", "")).lower()
+    status = label_of(Incident.Status, event.data.get("status", "")).lower()
     return f"Paging stopped: {Incident(pk=event.incident_id).reference} is {status}."
 
 
@@ -83,15 +76,15 @@ def nobody_to_page(event: TimelineEvent) -> str:
 
 
 def _how(d: dict[str, Any]) -> str:
-    kind = _label(Channel.Kind, d.get("channel", "")).lower()
-    priority = _label(Channel.Priority, d.get("priority", "")).lower()
+    kind = label_of(Channel.Kind, d.get("channel", "")).lower()
+    priority = label_of(Channel.Priority, d.get("priority", "")).lower()
     return f"by {kind} to {d.get('address', '')} ({priority})"
 
 
 @renders(EventKind.PAGE_SENT)
 def page_sent(event: TimelineEvent) -> str:
     d = event.data
-    outcome = _label(DeliveryAttempt.Outcome, d.get("outcome", "")).lower()
+    outcome = label_of(DeliveryAttempt.Outcome, d.get("outcome", "")).lower()
     return f"Paged {d.get('recipient', '')} {_how(d)}: {outcome}."
 
 
@@ -125,7 +118,7 @@ def page_audited(event: TimelineEvent) -> str:
 @renders(EventKind.ESCALATION_STEP)
 def escalation_step(event: TimelineEvent) -> str:
     d = event.data
-    kind = _label(EscalationStep.Kind, d.get("kind", ""))
+    kind = label_of(EscalationStep.Kind, d.get("kind", ""))
     again = f" (path paged again, round {d.get('round')})" if d.get("again") else ""
     names = ", ".join(d.get("names", []))
     wait = duration(int(d.get("timeout_seconds", 0)))
@@ -156,7 +149,7 @@ def paging_exhausted(event: TimelineEvent) -> str:
 @renders(EventKind.ESCALATION_LATE)
 def escalation_late(event: TimelineEvent) -> str:
     d = event.data
-    kind = _label(EscalationStep.Kind, d.get("step_kind", "")).lower()
+    kind = label_of(EscalationStep.Kind, d.get("step_kind", "")).lower()
     return (
         f"Auditor: escalation step {d.get('step_number')} ({kind}) was {duration(int(d.get('seconds', 0)))} "
         "overdue (a worker or beat was down, or its message was lost); running it now."

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from apps.incidents.events import register_link, renders
+from apps.incidents.events import label_of, register_link, renders
 from apps.incidents.models import EventKind, TimelineEvent
 from apps.remediation import catalog
 from apps.remediation.models import ActionRun
@@ -50,13 +50,6 @@ def describe_run(run: ActionRun) -> str:
 
 def _what(event: TimelineEvent) -> str:
     return describe_run(event.run) if event.run is not None else "an action run"
-
-
-def _state_label(state: str) -> str:
-    try:
-        return str(ActionRun.State(state).label)
-    except ValueError:
-        return state
 
 
 @renders(*RUN_KINDS, related=("run__host",))
@@ -94,7 +87,7 @@ def _finished(event: TimelineEvent) -> str:
     d = event.data
     if d.get("after_lost"):
         return f"Run #{event.run_id}, called lost, finished after all: {d.get('state', '')} — {d.get('summary', '')}"
-    text = f"{_state_label(d.get('state', ''))}: {_what(event)} — {d.get('summary', '')}"
+    text = f"{label_of(ActionRun.State, d.get('state', ''))}: {_what(event)} — {d.get('summary', '')}"
     if d.get("revert_minutes"):
         text += f" (reverts by itself in {d['revert_minutes']} min unless kept)"
     return text
