@@ -43,8 +43,28 @@ def publish(topic: str, data: Data | None = None) -> None:
     `topic` that it changed. `data` travels with the message: keep it small, ids and values, or
     HTML rendered once for everyone (health widgets, log lines). Never raises: a message Redis
     could not take is logged."""
+    if not data and _pending_without_data(topic):
+        # "It changed" is already on its way once this transaction commits: pages re-read the
+        # database, so a second one would only render the same thing again.
+        return
     message = {"type": MESSAGE_TYPE, "topic": topic, "id": uuid.uuid4().hex, "data": data or {}}
     transaction.on_commit(functools.partial(_send, message), robust=True)
+
+
+def _pending_without_data(topic: str) -> bool:
+    """Whether this transaction already holds a data-less message for `topic`. Django drops a
+    rolled-back savepoint's callbacks, and any savepoint still open is one this call is inside, so
+    a message found here is sent whenever this call's own would have been."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return False
+    return any(
+        isinstance(callback, functools.partial)
+        and callback.func is _send
+        and callback.args[0]["topic"] == topic
+        and not callback.args[0]["data"]
+        for _, callback, _ in connection.run_on_commit
+    )
 
 
 @functools.cache

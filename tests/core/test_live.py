@@ -5,6 +5,7 @@ different database numbers never hear each other."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from django.test import override_settings
 from apps.accounts.models import User
 from apps.core import live
 from apps.core.concurrency import in_worker_thread
+from apps.core.live import Data, _send
 from apps.incidents import pages
 from apps.incidents.live import BOARD_TOPIC, incident_topic
 from apps.incidents.models import Incident
@@ -343,3 +345,39 @@ def test_with_one_prefix_for_both_they_would_hear_each_other(
 
     assert a.heard == ["b:first", "a:second", "a:third"]
     assert b.heard == ["b:first", "a:second", "a:third", "b:fourth"]
+
+
+def _queued(callbacks: list[Any], topic: str) -> list[Data]:
+    """The live messages for `topic` that will leave when the transaction commits."""
+    sends = [c for c in callbacks if isinstance(c, functools.partial) and c.func is _send]
+    return [c.args[0] for c in sends if c.args[0]["topic"] == topic]
+
+
+@pytest.mark.django_db
+def test_a_transaction_sends_one_changed_message_per_topic_however_many_changes_it_makes(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        live.publish("incident.7")
+        live.publish("incident.7")
+        live.publish("board")
+        live.publish("incident.7", {"html": "<p>carries its own data</p>"})
+        live.publish("incident.7")
+
+    assert len(_queued(callbacks, "incident.7")) == 2  # one "it changed", one with its data
+    assert [m["data"] for m in _queued(callbacks, "incident.7")] == [{}, {"html": "<p>carries its own data</p>"}]
+    assert len(_queued(callbacks, "board")) == 1
+
+
+@pytest.mark.django_db
+def test_a_change_after_a_rolled_back_savepoint_is_still_announced(django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        try:
+            with transaction.atomic():
+                live.publish("incident.8")
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        live.publish("incident.8")
+
+    assert len(_queued(callbacks, "incident.8")) == 1
